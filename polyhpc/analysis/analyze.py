@@ -1,0 +1,172 @@
+"""From a trajectory on disk to a :class:`TransportResult`.
+
+The one entry point the CLI and the campaign call: resolve files and
+metadata, read the kept atoms, run the kernels, compute the properties.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from polyhpc.analysis import kernels, transport
+from polyhpc.analysis.io import Trajectory, TrajectoryMeta, read_lammps_dump, read_meta
+from polyhpc.analysis.results import MsdCurve, TransportResult
+from polyhpc.errors import TrajectoryError
+
+log = logging.getLogger(__name__)
+
+_DUMP_SUFFIXES = {".lammpstrj", ".dump", ".txt", ".lammpsdump"}
+_MDA_SUFFIXES = {".dcd", ".xtc", ".trr", ".nc"}
+
+
+def _msd_blocks(positions: np.ndarray, n_blocks: int = 5) -> np.ndarray:
+    """MSD curves of contiguous atom blocks, for a fit uncertainty."""
+    n_atoms = positions.shape[1]
+    blocks = np.array_split(np.arange(n_atoms), min(n_blocks, n_atoms))
+    return np.stack([kernels.msd_fft(positions[:, block]) for block in blocks])
+
+
+def ion_cluster_labels(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cluster labels of the cluster atoms, with their cation and anion masks."""
+    meta = trajectory.meta
+    atoms = (trajectory.types == meta.cation_type) | np.isin(trajectory.types,
+                                                             meta.cluster_anion_types)
+    labels = kernels.find_ion_clusters(trajectory.positions[:, atoms], trajectory.boxes,
+                                       meta.cluster_cutoff_A, trajectory.mols[atoms])
+    types = trajectory.types[atoms]
+    return labels, types == meta.cation_type, types == meta.anion_type
+
+
+def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
+                      fit_window: tuple[float, float] = (0.1, 0.5)) -> TransportResult:
+    """All HTP-MD transport properties of one trajectory.
+
+    Parameters
+    ----------
+    trajectory : Trajectory
+        Drift-free unwrapped positions of the kept atoms.
+    max_cluster : int
+        Largest cluster size (exclusive) in the cluster Nernst-Einstein sum.
+    fit_window : (float, float)
+        Lag fraction for the multiple-origin diffusivity fits.
+    """
+    meta = trajectory.meta
+    if trajectory.n_frames < 2:
+        raise TrajectoryError(f"need at least 2 frames, got {trajectory.n_frames}")
+    if not np.allclose(trajectory.boxes, trajectory.boxes[0:1], rtol=1e-6):
+        raise TrajectoryError("the box changes between frames; analyze NVT production runs")
+    duration_ps = (trajectory.n_frames - 1) * meta.frame_interval_ps
+    low, high = meta.polymer_type_range
+    species = {
+        "li": trajectory.types == meta.cation_type,
+        "tfsi": trajectory.types == meta.anion_type,
+        "poly": (trajectory.types >= low) & (trajectory.types <= high)
+        & np.isin(trajectory.atomic_numbers, meta.solvate_atomic_numbers),
+    }
+    diffusivity, fits, curves = {}, {}, {}
+    for name, mask in species.items():
+        if not mask.any():
+            raise TrajectoryError(f"no {name} atoms found with the metadata's types")
+        positions = trajectory.positions[:, mask]
+        diffusivity[name] = transport.diffusivity_from_endpoint(
+            kernels.msd_endpoint(positions), duration_ps)
+        blocks = _msd_blocks(positions)
+        weights = np.array([len(b) for b in np.array_split(np.arange(mask.sum()),
+                                                            blocks.shape[0])])
+        curve = (blocks * weights[:, None]).sum(axis=0) / weights.sum()
+        time_ps = np.arange(trajectory.n_frames) * meta.frame_interval_ps
+        curves[name] = MsdCurve(time_ps, curve)
+        if trajectory.n_frames >= 5:
+            fits[name] = transport.fit_diffusivity(blocks, meta.frame_interval_ps, fit_window)
+        else:
+            fits[name] = (float("nan"), float("nan"))
+
+    labels, is_cation, is_anion = ion_cluster_labels(trajectory)
+    population = kernels.cluster_populations(labels, is_cation, is_anion).mean(axis=0)
+    n_cations, n_anions = int(is_cation.sum()), int(is_anion.sum())
+    volume = float(np.prod(trajectory.boxes[0]))
+    conductivity, transference = transport.cluster_ne_conductivity(
+        population, diffusivity["li"], diffusivity["tfsi"], volume, meta.temperature_K,
+        max_cluster)
+    conductivity_ne, transference_ne = transport.ne_conductivity(
+        n_cations, n_anions, diffusivity["li"], diffusivity["tfsi"], volume, meta.temperature_K)
+    return TransportResult(
+        conductivity=conductivity, transference_number=transference,
+        conductivity_ne=conductivity_ne, transference_number_ne=transference_ne,
+        li_diffusivity=diffusivity["li"], tfsi_diffusivity=diffusivity["tfsi"],
+        poly_diffusivity=diffusivity["poly"],
+        li_diffusivity_fit=fits["li"][0], li_diffusivity_fit_err=fits["li"][1],
+        tfsi_diffusivity_fit=fits["tfsi"][0], tfsi_diffusivity_fit_err=fits["tfsi"][1],
+        poly_diffusivity_fit=fits["poly"][0], poly_diffusivity_fit_err=fits["poly"][1],
+        molality=transport.molality(n_cations, trajectory.polymer_mass_amu),
+        density=transport.density(trajectory.total_mass_amu, volume),
+        free_cation_fraction=float(population[1, 0] / n_cations) if population.shape[0] > 1
+        else 0.0,
+        free_anion_fraction=float(population[0, 1] / n_anions) if population.shape[1] > 1
+        else 0.0,
+        temperature=meta.temperature_K, time_step=meta.frame_interval_ps,
+        n_frames=trajectory.n_frames, n_cations=n_cations, n_anions=n_anions, volume=volume,
+        population=population, msd=curves,
+    )
+
+
+def locate_inputs(path: Path, meta_path: Path | None = None) -> tuple[Path, Path]:
+    """Trajectory file and ``meta.json`` for a file or an HTP-MD directory."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = sorted(p for p in path.iterdir() if p.suffix in _DUMP_SUFFIXES | _MDA_SUFFIXES
+                            and p.name != "aggregates.txt" and p.name != "population.txt")
+        preferred = [p for p in candidates if p.name == "traj.lammpstrj"] or candidates
+        if not preferred:
+            raise TrajectoryError(f"{path}: no trajectory file (*.lammpstrj, *.dump, *.dcd)")
+        trajectory_file = preferred[0]
+        meta_file = meta_path or path / "meta.json"
+    elif path.is_file():
+        trajectory_file = path
+        meta_file = meta_path or path.parent / "meta.json"
+    else:
+        raise TrajectoryError(f"{path} does not exist")
+    return trajectory_file, Path(meta_file)
+
+
+def analyze_path(path: Path, meta_path: Path | None = None, frames: slice | None = None,
+                 allow_truncated: bool = False, topology: Path | None = None,
+                 meta_overrides: dict | None = None, max_cluster: int = 10,
+                 progress: Callable[[int], None] | None = None) -> TransportResult:
+    """Analyze one trajectory (a file or an HTP-MD directory).
+
+    Parameters
+    ----------
+    path : Path
+        Trajectory file or directory holding ``traj.lammpstrj`` and ``meta.json``.
+    meta_path : Path, optional
+        Metadata file; defaults to ``meta.json`` beside the trajectory.
+    frames : slice, optional
+        Frames to analyze (after reading).
+    allow_truncated : bool
+        Drop an incomplete last frame instead of failing.
+    topology : Path, optional
+        LAMMPS data file, required for DCD/XTC trajectories.
+    meta_overrides : dict, optional
+        :class:`TrajectoryMeta` fields replacing those of the file.
+    """
+    trajectory_file, meta_file = locate_inputs(path, meta_path)
+    meta: TrajectoryMeta = read_meta(meta_file).with_overrides(**(meta_overrides or {}))
+    if trajectory_file.suffix in _MDA_SUFFIXES:
+        if topology is None:
+            raise TrajectoryError(f"{trajectory_file.name} needs --topology (a LAMMPS data file)")
+        from polyhpc.analysis.io import read_with_mdanalysis
+
+        trajectory = read_with_mdanalysis(topology, trajectory_file, meta)
+    else:
+        trajectory = read_lammps_dump(trajectory_file, meta, allow_truncated, progress)
+    if frames is not None:
+        trajectory = trajectory.select(frames)
+    result = compute_transport(trajectory, max_cluster=max_cluster)
+    import dataclasses
+
+    return dataclasses.replace(result, source=str(trajectory_file))
