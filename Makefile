@@ -25,6 +25,7 @@ run: setup
 	$(BIN)/polyhpc data info htpmd-train
 	$(BIN)/polyhpc smiles canonical '*OCCOCC*' '*COC*' '*CC(C)O*' '*OC(C)C*' '*c1ccc(cc1)-c1ccc(*)cc1'
 	$(BIN)/polyhpc smiles polymerize '*OCC*' '*CC(COC)O*'
+	$(BIN)/polyhpc analyze $(POLYHPC_DATA)/trajectories/htpmd-9-0-246295613-0 --plot --save --out runs/analysis
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -108,6 +108,18 @@ def _parse_number(buf, p, end):
 
 
 @numba.njit(cache=True)
+def _skip_token(buf, p, end):
+    """Skip one whitespace-delimited token; return (next p, ok)."""
+    while p < end and (buf[p] == 32 or buf[p] == 9):
+        p += 1
+    if p >= end or buf[p] == 10:
+        return p, False
+    while p < end and not (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+        p += 1
+    return p, True
+
+
+@numba.njit(cache=True)
 def _next_line(buf, p, end):
     while p < end and buf[p] != 10:
         p += 1
@@ -167,13 +179,15 @@ def _parse_atoms(buf, p, end, n_atoms, roles, out):
     values = np.zeros(10)
     for a in range(n_atoms):
         for c in range(roles.shape[0]):
-            value, p, ok = _parse_number(buf, p, end)
+            if roles[c] < 0:
+                p, ok = _skip_token(buf, p, end)
+            else:
+                value, p, ok = _parse_number(buf, p, end)
+                values[roles[c]] = value
             if not ok:
                 if p >= end:
                     return _TRUNCATED, p
                 return _BAD_NUMBER, p
-            if roles[c] >= 0:
-                values[roles[c]] = value
         p = _next_line(buf, p, end)
         if p > end + 1:
             return _TRUNCATED, p
@@ -329,6 +343,9 @@ def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
                   progress: Callable[[int], None] | None = None) -> DumpFrames:
     """Parse every frame, keeping the atoms whose ``slot_of_id`` is >= 0."""
     size = os.path.getsize(path)
+    # After the first frame only ids and coordinates are needed: skip the rest.
+    stream_roles = np.where(np.isin(header.roles, [_ROLE[r] for r in ("mol", "type", "mass")]),
+                            -1, header.roles)
     parts: list[tuple] = []
     carry = b""
     offset = 0
@@ -361,7 +378,7 @@ def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
             boxes = np.zeros((n, 3, 2))
             timesteps = np.zeros(n, np.int64)
             status = np.zeros(n, np.int64)
-            _parse_frames(buf, starts, ends, header.n_atoms, header.roles, header.has_images,
+            _parse_frames(buf, starts, ends, header.n_atoms, stream_roles, header.has_images,
                           slot_of_id, mass_of_id, positions, com, boxes, timesteps, status)
             bad = np.flatnonzero(status)
             if bad.size:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.fft
 
 
 def _as(array, dtype, ndim, name, last=None):
@@ -140,8 +141,10 @@ def msd_fft(positions) -> np.ndarray:
     if n < 2:
         raise ValueError(f"need >= 2 frames, got {n}")
     x = positions.transpose(1, 2, 0)  # (atoms, 3, frames)
-    spectrum = np.fft.rfft(x, n=2 * n, axis=-1)
-    autocorr = np.fft.irfft(spectrum * spectrum.conj(), axis=-1)[..., :n]
+    size = scipy.fft.next_fast_len(2 * n, real=True)
+    spectrum = scipy.fft.rfft(x, n=size, axis=-1, workers=-1)
+    power = spectrum.real**2 + spectrum.imag**2
+    autocorr = scipy.fft.irfft(power, n=size, axis=-1, workers=-1)[..., :n]
     s2 = autocorr.sum(axis=1) / (n - np.arange(n))  # (atoms, frames)
     squares = np.sum(x**2, axis=1)  # (atoms, frames)
     zero = np.zeros((squares.shape[0], 1))
