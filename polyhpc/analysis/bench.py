@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class AnalysisBenchmark:
     """Timings (s), throughput and peak memory of one benchmark run."""

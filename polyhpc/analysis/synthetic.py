@@ -95,7 +95,7 @@ def _format_frame(buf, timestep, box, ids, mols, types, masses, charges, unwrapp
     for ch in "ITEM: BOX BOUNDS pp pp pp\n":
         buf[p] = ord(ch)
         p += 1
-    for d in range(3):
+    for _ in range(3):
         p = _put_float(buf, p, 0.0, 6)
         buf[p] = 32
         p = _put_float(buf, p + 1, box, 6)
