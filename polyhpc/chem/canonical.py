@@ -18,12 +18,19 @@ Stereo and charge follow RDKit canonicalization.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from rdkit import Chem
 
 from polyhpc.chem.polymerize import repeat_unit
 from polyhpc.chem.smiles import end_atoms, parse_repeat_unit
+
+log = logging.getLogger(__name__)
 
 
 def _cut_positions(unit: Chem.Mol) -> tuple[list[int], list[tuple[int, int]]]:
@@ -156,3 +163,48 @@ def canonicalize_many(smiles: Iterable[str]) -> list[str | None]:
         except Exception:  # noqa: BLE001 - a bad unit must not stop a batch
             out.append(None)
     return out
+
+
+def _canonical_cache_dir() -> Path:
+    from polyhpc.data.registry import cache_dir
+
+    return cache_dir() / "canonical"
+
+
+def canonical_keys(smiles: list[str], cache: bool = True, workers: int | None = None) -> list:
+    """Canonical identities of a list of units, cached on disk by content.
+
+    The same list (e.g. the 6,024 HTP-MD units) is canonicalized once (in
+    parallel over ``workers`` processes) and then read back from
+    ``~/.cache/polyhpc/canonical/<sha256>.json``. Invalid units give ``None``.
+    """
+    digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()[:32]
+    path = _canonical_cache_dir() / f"{digest}.json"
+    if cache and path.is_file():
+        try:
+            keys = json.loads(path.read_text())
+            if len(keys) == len(smiles):
+                return keys
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable canonical cache %s", path)
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(smiles) > 500:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunks = [smiles[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(canonicalize_many, chunks))
+        keys = [None] * len(smiles)
+        for i, part in enumerate(parts):
+            keys[i::workers] = part
+    else:
+        keys = canonicalize_many(smiles)
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".part")
+            partial.write_text(json.dumps(keys))
+            partial.replace(path)
+        except OSError as exc:
+            log.warning("cannot write canonical cache %s: %s", path, exc)
+    return keys

@@ -45,14 +45,15 @@ def _morgan_generator(radius: int, n_bits: int):
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
-def _unit_mol(smiles: str) -> Chem.Mol:
-    return Chem.MolFromSmiles(canonical_repeat_unit(smiles))
+def _unit_mol(smiles: str, canonical: bool = False) -> Chem.Mol:
+    """Molecule of the canonical unit; ``canonical=True`` says ``smiles`` already is one."""
+    return Chem.MolFromSmiles(smiles if canonical else canonical_repeat_unit(smiles))
 
 
 _END_STYLES = {"hydrogen": ("[H]", "[H]"), "reference": ("[Au]", "[Cu]")}
 
 
-def sa_score(smiles: str, end_style: str = "hydrogen") -> float:
+def sa_score(smiles: str, end_style: str = "hydrogen", canonical: bool = False) -> float:
     """Synthetic accessibility score, 1 (easy) to 10 (hard), of a repeat unit.
 
     Parameters
@@ -61,21 +62,28 @@ def sa_score(smiles: str, end_style: str = "hydrogen") -> float:
         Repeat unit with two end markers.
     end_style : {"hydrogen", "reference"}
         What replaces the two ends before scoring (see the module docstring).
+    canonical : bool
+        ``smiles`` already is a canonical repeat unit.
     """
     if end_style not in _END_STYLES:
         raise ValueError(f"end_style must be one of {sorted(_END_STYLES)}, got {end_style!r}")
     first, second = _END_STYLES[end_style]
-    canonical = canonical_repeat_unit(smiles)
-    capped = canonical.replace("*", first, 1).replace("*", second, 1)
+    unit = smiles if canonical else canonical_repeat_unit(smiles)
+    capped = unit.replace("*", first, 1).replace("*", second, 1)
     mol = Chem.MolFromSmiles(capped)
     if end_style == "hydrogen":
         mol = Chem.RemoveHs(mol)
     return float(_sascorer().calculateScore(mol))
 
 
-def morgan_fingerprint(smiles: str, radius: int = 2, n_bits: int = 2048):
-    """Morgan (ECFP-like) bit vector of a repeat unit as an RDKit ExplicitBitVect."""
-    return _morgan_generator(radius, n_bits).GetFingerprint(_unit_mol(smiles))
+def morgan_fingerprint(smiles: str, radius: int = 2, n_bits: int = 2048,
+                       canonical: bool = False):
+    """Morgan (ECFP-like) bit vector of a repeat unit as an RDKit ExplicitBitVect.
+
+    ``canonical=True`` skips canonicalization when ``smiles`` is already the
+    output of :func:`~polyhpc.chem.canonical_repeat_unit`.
+    """
+    return _morgan_generator(radius, n_bits).GetFingerprint(_unit_mol(smiles, canonical))
 
 
 def fingerprint_array(smiles: list[str], radius: int = 2, n_bits: int = 2048) -> np.ndarray:

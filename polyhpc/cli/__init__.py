@@ -1,0 +1,11 @@
+"""The ``polyhpc`` command line: thin click wrappers around library calls.
+
+Each command parses its arguments, calls one library function, and prints
+text or ``--json``. Errors the library raises on purpose (``PolyhpcError``)
+become one-line messages and a non-zero exit code. One module per stage.
+"""
+
+from polyhpc.cli import analyze, bench, data, generate, smiles  # noqa: F401  (registers commands)
+from polyhpc.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,215 @@
+"""``polyhpc generate``: train, sample, score and tune the minGPT generator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from polyhpc.cli.base import _emit, main
+from polyhpc.errors import PolyhpcError
+
+
+@main.group()
+def generate() -> None:
+    """Conditional minGPT generator of polymer repeat units."""
+
+
+def _training_frame(dataset: str, extra_csv: Path | None):
+    """HTP-MD units plus, optionally, a CSV of new results (smiles, conductivity_mS_per_cm)."""
+    import pandas as pd
+
+    from polyhpc.data.htpmd import LOADERS
+
+    if dataset not in LOADERS:
+        raise PolyhpcError(f"unknown dataset {dataset!r}; known: {', '.join(sorted(LOADERS))}")
+    frame = LOADERS[dataset]()[["smiles", "conductivity_mS_per_cm"]]
+    if extra_csv is not None:
+        extra = pd.read_csv(extra_csv)
+        missing = {"smiles", "conductivity_mS_per_cm"} - set(extra.columns)
+        if missing:
+            raise PolyhpcError(f"{extra_csv} lacks column(s) {', '.join(sorted(missing))}")
+        frame = pd.concat([frame, extra[["smiles", "conductivity_mS_per_cm"]]],
+                          ignore_index=True)
+    return frame
+
+
+@generate.command("train")
+@click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
+              help="YAML with 'data' and 'train' sections (see workflows/generator-*.yaml).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Checkpoint to write (model-<iteration>.pt files are written beside it).")
+@click.option("--dataset", default="htpmd-train", show_default=True)
+@click.option("--add", "extra_csv", type=click.Path(exists=True, path_type=Path),
+              help="CSV of extra labelled units (smiles, conductivity_mS_per_cm).")
+@click.option("--init", type=click.Path(exists=True, path_type=Path),
+              help="Fine-tune from this checkpoint (weights and vocabulary).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from --out.")
+@click.option("--iters", type=int, help="Override train.max_iters.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as_json) -> None:
+    """Train the generator on the oversampled HTP-MD set (paper: 6,000 iterations).
+
+    Class 1 (prompt 11111) is the top 5 % by conductivity, oversampled to the
+    size of the low class; PEO (*CCO*) is added 4,000 times. A checkpoint is
+    written every train.checkpoint_interval iterations; --resume continues
+    from it after an interruption.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from polyhpc.config import load_config
+    from polyhpc.generate.train import GeneratorConfig, train_generator
+
+    config = load_config(config_path, GeneratorConfig)
+    if iters is not None:
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                        max_iters=iters))
+    frame = _training_frame(dataset, extra_csv)
+    with tqdm(total=config.train.max_iters, desc="train", unit="it") as bar:
+        def step(iteration: int, loss: float) -> None:
+            bar.n = iteration
+            if iteration % 20 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                bar.refresh()
+
+        report = train_generator(frame, config, out, init=init, resume=resume, on_step=step)
+    summary = report.data_summary
+    text = (f"trained {report.iterations} iterations ({report.iterations_per_s:.1f} it/s, "
+            f"{report.wall_s:.0f} s), {report.n_parameters} parameters\n"
+            f"loss: train {report.final_train_loss:.4f}, validation "
+            f"{report.final_validation_loss:.4f}\n"
+            f"training set: {summary['training_sequences']} sequences, classes "
+            f"{summary['class_counts']}, {summary['distinct_units']} distinct units, "
+            f"extra {summary['extra_copies']}\ncheckpoint: {report.checkpoint}")
+    _emit(dataclasses.asdict(report), as_json, text)
+
+
+@generate.command("sample")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-n", "n", default=50, show_default=True, help="Candidates to find.")
+@click.option("--prompt", default="11111", show_default=True,
+              help="Class prompt: 11111 asks for high conductivity, 00000 for low.")
+@click.option("--temperature", default=1.0, show_default=True)
+@click.option("--top-k", type=int, help="Sample only among the k likeliest tokens.")
+@click.option("--max-tokens", default=10, show_default=True,
+              help="Most SMILES tokens besides the two end markers; 0 for no limit.")
+@click.option("--max-draws", default=200_000, show_default=True,
+              help="Give up after this many samples.")
+@click.option("--dataset", default="htpmd-train", show_default=True,
+              help="Training set that defines novelty.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write candidates as CSV (and a .json report beside it).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def generate_sample(checkpoint, n, prompt, temperature, top_k, max_tokens, max_draws, dataset,
+                    seed, out, as_json) -> None:
+    """Sample N valid, novel, unique, short candidates from CHECKPOINT."""
+    from tqdm import tqdm
+
+    from polyhpc.data.htpmd import LOADERS
+    from polyhpc.generate.metrics import TrainingReference
+    from polyhpc.generate.sample import SampleConfig, generate_candidates
+    from polyhpc.generate.train import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    # novelty is judged against everything the model was trained on, added units (PEO) included
+    extra = list(state.data_summary.get("extra_copies", {}))
+    reference = TrainingReference(LOADERS[dataset]()["smiles"].tolist() + extra)
+    config = SampleConfig(n=n, prompt=prompt, temperature=temperature, top_k=top_k,
+                          max_tokens=max_tokens or None, max_draws=max_draws, seed=seed)
+    with tqdm(total=n, desc="candidates", unit="cand") as bar:
+        report = generate_candidates(state.model, state.tokenizer, reference.exact,
+                                     reference.canonical, config,
+                                     progress=lambda got, draws: (bar.update(got - bar.n),
+                                                                  bar.set_postfix(draws=draws)))
+    if out is not None:
+        import pandas as pd
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([c.__dict__ for c in report.candidates]).to_csv(out, index=False)
+        out.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2))
+    lines = [f"{c.smiles}\t{c.canonical}\t{c.n_tokens} tokens" for c in report.candidates]
+    lines.append(f"# {len(report.candidates)} candidates from {report.draws} draws; rejected: "
+                 + ", ".join(f"{k} {v}" for k, v in report.rejected.items()))
+    _emit(report.to_dict(), as_json, "\n".join(lines))
+    if not report.reached:
+        raise PolyhpcError(f"only {len(report.candidates)} of {n} candidates after "
+                           f"{report.draws} draws (--max-draws); results so far are shown above")
+
+
+@generate.command("metrics")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-n", "n", default=500, show_default=True, help="Samples to draw.")
+@click.option("--prompt", default="11111", show_default=True)
+@click.option("--temperature", default=1.0, show_default=True)
+@click.option("--dataset", default="htpmd-train", show_default=True)
+@click.option("--sa-ends", type=click.Choice(["hydrogen", "reference"]), default="hydrogen",
+              show_default=True, help="End handling of the SA score (reference = [Au]/[Cu]).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def generate_metrics(checkpoint, n, prompt, temperature, dataset, sa_ends, seed,
+                     as_json) -> None:
+    """The paper's six metrics for N unconstrained samples (eval mode)."""
+    import torch
+
+    from polyhpc.data.htpmd import LOADERS
+    from polyhpc.generate.metrics import TrainingReference, compute_metrics
+    from polyhpc.generate.sample import sample_smiles
+    from polyhpc.generate.tokenizer import split_smiles
+    from polyhpc.generate.train import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    extra = list(state.data_summary.get("extra_copies", {}))
+    reference = TrainingReference(LOADERS[dataset]()["smiles"].tolist() + extra)
+    samples = sample_smiles(state.model, state.tokenizer, prompt, n, temperature,
+                            generator=torch.Generator().manual_seed(seed))
+    samples = [s or "" for s in samples]
+    metrics = compute_metrics(samples, reference, sa_ends)
+    short = sum(1 for s in samples if s and sum(t != "*" for t in split_smiles(s)) <= 10)
+    payload = {**metrics.to_dict(), "short_fraction": short / n}
+    text = "\n".join(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}"
+                     for k, v in payload.items())
+    _emit(payload, as_json, text)
+
+
+@generate.command("search")
+@click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
+              help="Generator YAML (data and train sections) used for every grid point.")
+@click.option("--presets", default="gpt-nano,gpt-mini", show_default=True)
+@click.option("--temperatures", default="0.1,0.5,1.0", show_default=True)
+@click.option("--max-iters", default=6000, show_default=True)
+@click.option("--interval", default=1000, show_default=True)
+@click.option("-n", "n_samples", default=500, show_default=True)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("runs/search"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def generate_search(config_path, presets, temperatures, max_iters, interval, n_samples, workdir,
+                    as_json) -> None:
+    """Grid search: architecture x temperature x iterations, scored by the mean metric."""
+    from polyhpc.config import load_config
+    from polyhpc.data.htpmd import load_htpmd_train
+    from polyhpc.generate.search import SearchConfig, run_search
+    from polyhpc.generate.train import GeneratorConfig
+
+    try:
+        search = SearchConfig(presets=tuple(presets.split(",")),
+                              temperatures=tuple(float(t) for t in temperatures.split(",")),
+                              max_iters=max_iters, interval=interval, n_samples=n_samples)
+    except ValueError:
+        raise PolyhpcError(f"--temperatures {temperatures!r}: expected numbers") from None
+    base = load_config(config_path, GeneratorConfig)
+    table = run_search(load_htpmd_train(), base, search, workdir,
+                       on_row=None if as_json else lambda r: click.echo(
+                           f"{r['preset']:<9} {r['iterations']:>6} T={r['temperature']:<4} "
+                           f"score {r['score']:.3f}", err=True))
+    best = table.loc[table["score"].idxmax()].to_dict()
+    columns = ["preset", "iterations", "temperature", "validity", "uniqueness", "novelty",
+               "synthesizability", "similarity", "diversity", "score"]
+    text = table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    text += (f"\nbest: {best['preset']} at {best['iterations']} iterations, "
+             f"T={best['temperature']} (score {best['score']:.3f}); table: "
+             f"{workdir / 'search.csv'}")
+    _emit({"rows": table.to_dict(orient="records"), "best": best}, as_json, text)

@@ -1,0 +1,91 @@
+"""``polyhpc smiles``: repeat-unit chemistry."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from polyhpc.cli.base import _emit, _read_smiles, main
+
+
+# ------------------------------------------------------------------------- smiles
+@main.group()
+def smiles() -> None:
+    """Repeat-unit chemistry: validate, canonicalize, polymerize."""
+
+
+_smiles_args = [
+    click.argument("units", nargs=-1),
+    click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Read units from a file, one per line (first CSV column)."),
+    click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+]
+
+
+def _with_smiles_args(func):
+    for decorator in reversed(_smiles_args):
+        func = decorator(func)
+    return func
+
+
+@smiles.command("check")
+@_with_smiles_args
+def smiles_check(units, file, as_json) -> None:
+    """Validate repeat units; print the reason for each rejection.
+
+    Exits with status 1 when any unit is invalid.
+    """
+    from polyhpc.chem import check_repeat_unit
+
+    results = [check_repeat_unit(unit) for unit in _read_smiles(units, file)]
+    text = "\n".join(f"{'ok' if r.valid else 'INVALID':<8} {r.smiles}"
+                     + ("" if r.valid else f"  ({r.reason})") for r in results)
+    _emit([r.to_dict() for r in results], as_json, text)
+    if not all(r.valid for r in results):
+        sys.exit(1)
+
+
+@smiles.command("canonical")
+@_with_smiles_args
+def smiles_canonical(units, file, as_json) -> None:
+    """Canonical polymer identity of each unit.
+
+    Units describing the same chain (translated, reversed, repeated) print the
+    same canonical SMILES. Invalid units print their reason.
+    """
+    from tqdm import tqdm
+
+    from polyhpc.chem import canonical_repeat_unit, check_repeat_unit
+
+    items = _read_smiles(units, file)
+    rows = []
+    for unit in tqdm(items, disable=len(items) < 500, desc="canonicalize", unit="unit"):
+        check = check_repeat_unit(unit)
+        canonical = canonical_repeat_unit(unit) if check.valid else None
+        rows.append({"smiles": check.smiles, "canonical": canonical, "reason": check.reason})
+    text = "\n".join(f"{r['smiles']}\t{r['canonical'] or 'INVALID: ' + r['reason']}"
+                     for r in rows)
+    if len(rows) > 1:
+        distinct = len({r["canonical"] for r in rows if r["canonical"]})
+        text += f"\n# {len(rows)} units, {distinct} distinct polymers"
+    _emit(rows, as_json, text)
+
+
+@smiles.command("polymerize")
+@_with_smiles_args
+@click.option("--min-backbone", default=150, show_default=True,
+              help="Smallest backbone (heavy atoms end to end, over all units).")
+def smiles_polymerize(units, file, as_json, min_backbone) -> None:
+    """Build methyl-capped chains with at least --min-backbone backbone atoms."""
+    from polyhpc.chem import polymerize
+
+    chains = [polymerize(unit, min_backbone).to_dict() for unit in _read_smiles(units, file)]
+    text = "\n".join(
+        f"{c['unit_smiles']}: DP {c['degree_of_polymerization']}, backbone "
+        f"{c['backbone_atoms']} atoms, {c['formula']}, {c['molar_mass_g_per_mol']:.1f} g/mol"
+        for c in chains)
+    _emit(chains, as_json, text)
+
+
