@@ -5,7 +5,14 @@ text or ``--json``. Errors the library raises on purpose (``PolyhpcError``)
 become one-line messages and a non-zero exit code. One module per stage.
 """
 
-from polyhpc.cli import analyze, bench, data, generate, smiles  # noqa: F401  (registers commands)
+from polyhpc.cli import (  # noqa: F401  (importing registers the commands)
+    analyze,
+    bench,
+    data,
+    generate,
+    smiles,
+    surrogate,
+)
 from polyhpc.cli.base import main
 
 __all__ = ["main"]

@@ -70,3 +70,32 @@ def bench_generator(iterations, preset, n_samples, as_json) -> None:
             f"sampling: {r.n_samples} samples in {r.sample_s:.2f} s "
             f"({r.samples_per_s:.0f} samples/s)")
     _emit(report.to_dict(), as_json, text)
+
+
+@bench.command("surrogate")
+@click.option("--members", default=5, show_default=True)
+@click.option("-n", "n_predict", default=1000, show_default=True,
+              help="Candidates to predict (drawn from the HTP-MD units, canonicalized afresh).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_surrogate(members, n_predict, as_json) -> None:
+    """Surrogate training time on htpmd-properties and prediction throughput."""
+    import time
+
+    from polyhpc.data import load_htpmd_properties
+    from polyhpc.surrogate.model import SurrogateConfig, train_surrogate
+
+    frame = load_htpmd_properties()
+    start = time.perf_counter()
+    model = train_surrogate(frame, SurrogateConfig(members=members))
+    train_s = time.perf_counter() - start
+    units = frame["smiles"].sample(n_predict, replace=n_predict > len(frame),
+                                   random_state=0).tolist()
+    start = time.perf_counter()
+    model.predict(units)
+    predict_s = time.perf_counter() - start
+    report = {"n_training": model.n_training, "members": members, "train_s": round(train_s, 1),
+              "n_predict": n_predict, "predict_s": round(predict_s, 2),
+              "candidates_per_s": round(n_predict / predict_s, 1)}
+    _emit(report, as_json, f"trained {members} members on {model.n_training} polymers in "
+                           f"{train_s:.1f} s; predicted {n_predict} candidates in "
+                           f"{predict_s:.2f} s ({n_predict / predict_s:.0f}/s)")

@@ -1,0 +1,1 @@
+"""Surrogate property models: pre-screening candidates and laptop-scale evaluation."""
