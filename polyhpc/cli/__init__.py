@@ -10,6 +10,7 @@ from polyhpc.cli import (  # noqa: F401  (importing registers the commands)
     bench,
     data,
     generate,
+    md,
     smiles,
     surrogate,
 )

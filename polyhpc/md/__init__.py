@@ -1,0 +1,1 @@
+"""MD evaluation: force-field assignment for polymer-LiTFSI systems (HTP-MD protocol)."""
