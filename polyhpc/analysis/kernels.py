@@ -182,6 +182,17 @@ def _union(parent, i, j):
 
 
 @numba.njit(cache=True)
+def _distance2(pos, i, j, box):
+    """Squared minimum-image distance between atoms i and j (orthogonal box)."""
+    r2 = 0.0
+    for d in range(3):
+        delta = pos[j, d] - pos[i, d]
+        delta -= box[d] * np.floor(delta / box[d] + 0.5)
+        r2 += delta * delta
+    return r2
+
+
+@numba.njit(cache=True)
 def _cluster_frame(pos, box, cutoff, group_root, parent, labels):
     """Union-find over a cell list (or all pairs for small boxes)."""
     n = pos.shape[0]
@@ -196,12 +207,7 @@ def _cluster_frame(pos, box, cutoff, group_root, parent, labels):
     if ncell[0] < 3 or ncell[1] < 3 or ncell[2] < 3:
         for i in range(n):
             for j in range(i + 1, n):
-                r2 = 0.0
-                for d in range(3):
-                    delta = pos[j, d] - pos[i, d]
-                    delta -= box[d] * np.floor(delta / box[d] + 0.5)
-                    r2 += delta * delta
-                if r2 <= cut2:
+                if _distance2(pos, i, j, box) <= cut2:
                     _union(parent, i, j)
     else:
         cell = np.empty((n, 3), np.int64)
@@ -227,14 +233,8 @@ def _cluster_frame(pos, box, cutoff, group_root, parent, labels):
                         cz = (cell[i, 2] + dz) % ncell[2]
                         j = head[(cx * ncell[1] + cy) * ncell[2] + cz]
                         while j >= 0:
-                            if j > i:
-                                r2 = 0.0
-                                for d in range(3):
-                                    delta = pos[j, d] - pos[i, d]
-                                    delta -= box[d] * np.floor(delta / box[d] + 0.5)
-                                    r2 += delta * delta
-                                if r2 <= cut2:
-                                    _union(parent, i, j)
+                            if j > i and _distance2(pos, i, j, box) <= cut2:
+                                _union(parent, i, j)
                             j = nxt[j]
     for i in range(n):
         labels[i] = _find(parent, i)

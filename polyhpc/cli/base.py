@@ -40,7 +40,7 @@ def _read_smiles(smiles: tuple[str, ...], file: Path | None) -> list[str]:
     if file is not None:
         for line in file.read_text().splitlines():
             token = line.split(",")[0].split()[0] if line.strip() else ""
-            if token and not token.startswith("#"):
+            if token and not token.startswith("#") and token.lower() != "smiles":
                 items.append(token)
     if not items:
         raise PolyhpcError("no SMILES given: pass them as arguments or with --file")

@@ -54,6 +54,11 @@ def _ring_size(atom: Chem.Atom) -> int:
     return min(sizes) if sizes else 0
 
 
+def _small_ring(atom: Chem.Atom, three: str, four: str) -> str | None:
+    """The 3- or 4-membered-ring variant of a type, if the atom is in such a ring."""
+    return {3: three, 4: four}.get(_ring_size(atom))
+
+
 def _carbon(atom: Chem.Atom) -> str:
     if atom.GetIsAromatic():
         ring = _ring_size(atom)
@@ -77,11 +82,9 @@ def _carbon(atom: Chem.Atom) -> str:
             return "c=2"
         return "c=2"
     hydrogens = atom.GetTotalNumHs(True)
-    ring = _ring_size(atom)
-    if ring == 3:
-        return "c3h" if hydrogens else "c3m"
-    if ring == 4:
-        return "c4h" if hydrogens else "c4m"
+    strained = _small_ring(atom, "c3h" if hydrogens else "c3m", "c4h" if hydrogens else "c4m")
+    if strained:
+        return strained
     oxygens = sum(n.GetSymbol() == "O" for n, order in _bonds(atom) if order == 1.0)
     if oxygens >= 2:
         return "coh" if hydrogens else "co"
@@ -99,11 +102,9 @@ def _oxygen(atom: Chem.Atom) -> str:
         return "o="
     if atom.GetTotalNumHs(True) >= 1:
         return "oh"
-    ring = _ring_size(atom)
-    if ring == 3:
-        return "o3e"
-    if ring == 4:
-        return "o4e"
+    strained = _small_ring(atom, "o3e", "o4e")
+    if strained:
+        return strained
     carbons = [n for n, _ in neighbours if n.GetSymbol() == "C"]
     carbonyls = [c for c in carbons if _is_carbonyl_carbon(c)]
     if carbonyls:
@@ -131,12 +132,7 @@ def _nitrogen(atom: Chem.Atom) -> str:
         return "n_2" if any(_carbonyl_kind(c) == "c_2" for c in carbonyls) else "n"
     if any(n.GetIsAromatic() for n, _ in neighbours):
         return "nb"
-    ring = _ring_size(atom)
-    if ring == 3:
-        return "n3m"
-    if ring == 4:
-        return "n4m"
-    return "na"
+    return _small_ring(atom, "n3m", "n4m") or "na"
 
 
 def _sulfur(atom: Chem.Atom) -> str:
@@ -151,11 +147,9 @@ def _sulfur(atom: Chem.Atom) -> str:
         return "sh"
     if any(n.GetSymbol() == "S" for n, _ in neighbours):
         return "s1"
-    ring = _ring_size(atom)
-    if ring == 3:
-        return "s3e"
-    if ring == 4:
-        return "s4e"
+    strained = _small_ring(atom, "s3e", "s4e")
+    if strained:
+        return strained
     if len(neighbours) == 2 and all(n.GetSymbol() == "C" for n, _ in neighbours):
         return "sc"
     return "s"
