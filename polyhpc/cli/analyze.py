@@ -34,6 +34,15 @@ def _parse_type_range(text: str | None) -> tuple[int, int] | None:
     return low, high
 
 
+def _parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise PolyhpcError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--meta", "meta_path", type=click.Path(path_type=Path),
@@ -48,6 +57,8 @@ def _parse_type_range(text: str | None) -> tuple[int, int] | None:
 @click.option("--temperature", "temperature_K", type=float, help="Override meta temperature (K).")
 @click.option("--frame-interval", "frame_interval_ps", type=float,
               help="Override meta time_step: ps between frames.")
+@click.option("--solvate-elements", help="Override meta polymer_solvate_types: atomic numbers "
+              "of polymer atoms for the polymer diffusivity, e.g. 7,8,16.")
 @click.option("--cutoff", "cluster_cutoff_A", type=float, help="Ion cluster cutoff (Å, 3.4).")
 @click.option("--max-cluster", default=10, show_default=True,
               help="Clusters with fewer cations and anions enter the cluster NE sum.")
@@ -57,7 +68,8 @@ def _parse_type_range(text: str | None) -> tuple[int, int] | None:
 @click.option("--save", is_flag=True, help="Write each result as JSON to --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, anion_type,
-            polymer_types, temperature_K, frame_interval_ps, cluster_cutoff_A, max_cluster,
+            polymer_types, temperature_K, frame_interval_ps, solvate_elements, cluster_cutoff_A,
+            max_cluster,
             plot, out, save, as_json) -> None:
     """Transport properties of MD trajectories (HTP-MD compatible).
 
@@ -74,7 +86,8 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
     overrides = {"cation_type": cation_type, "anion_type": anion_type,
                  "polymer_type_range": _parse_type_range(polymer_types),
                  "temperature_K": temperature_K, "frame_interval_ps": frame_interval_ps,
-                 "cluster_cutoff_A": cluster_cutoff_A}
+                 "cluster_cutoff_A": cluster_cutoff_A,
+                 "solvate_atomic_numbers": _parse_ints(solvate_elements, "--solvate-elements")}
     selection = _parse_frames(frames)
     results = []
     for path in paths:

@@ -165,3 +165,15 @@ def test_chunked_streaming_equals_a_single_read(small_dump):
                               chunk_bytes=4096)
     assert tiny.positions.shape[0] == whole.n_frames == 6
     np.testing.assert_array_equal(tiny.timesteps, whole.timesteps)
+
+
+def test_solvate_elements_can_be_overridden(reference_trajectory, reference_result):
+    result = CliRunner().invoke(main, ["analyze", str(reference_trajectory), "--json",
+                                       "--solvate-elements", "8"])
+    assert result.exit_code == 0, result.output
+    only_oxygen = json.loads(result.output)["replicas"][0]["poly_diffusivity"]
+    assert only_oxygen != pytest.approx(reference_result.poly_diffusivity, rel=1e-3)
+    assert only_oxygen == pytest.approx(reference_result.poly_diffusivity, rel=0.5)
+    bad = CliRunner().invoke(main, ["analyze", str(reference_trajectory),
+                                    "--solvate-elements", "O"])
+    assert bad.exit_code == 2 and "expected comma-separated integers" in bad.output

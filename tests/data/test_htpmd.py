@@ -53,3 +53,25 @@ def test_cli_shows_library_errors_as_one_line():
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         "error: invalid repeat unit 'C1CC1': expected exactly 2 end markers '*', found 0"]
+
+
+def test_download_lands_in_the_cache_only_with_the_right_checksum(monkeypatch, tmp_path,
+                                                                  shared_data):
+    import hashlib
+
+    from polyhpc.data import registry
+    from polyhpc.errors import DataIntegrityError
+
+    source = shared_data / "htpmd" / "polygen-train-set.csv"
+    good = registry.Dataset("test-set", "x/test.csv", source.resolve().as_uri(),
+                            hashlib.sha256(source.read_bytes()).hexdigest(), "test")
+    monkeypatch.setitem(registry.DATASETS, "test-set", good)
+    monkeypatch.delenv("POLYHPC_DATA", raising=False)
+    monkeypatch.setenv("POLYHPC_CACHE", str(tmp_path))
+    path = resolve("test-set")
+    assert path == tmp_path / "x" / "test.csv" and path.read_bytes() == source.read_bytes()
+    bad = registry.Dataset("bad-set", "x/bad.csv", source.resolve().as_uri(), "0" * 64, "test")
+    monkeypatch.setitem(registry.DATASETS, "bad-set", bad)
+    with pytest.raises(DataIntegrityError, match="expected 0000"):
+        resolve("bad-set")
+    assert not (tmp_path / "x" / "bad.csv").exists()
