@@ -6,6 +6,7 @@ metadata, read the kept atoms, run the kernels, compute the properties.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +24,12 @@ _DUMP_SUFFIXES = {".lammpstrj", ".dump", ".txt", ".lammpsdump"}
 _MDA_SUFFIXES = {".dcd", ".xtc", ".trr", ".nc"}
 
 
-def _msd_blocks(positions: np.ndarray, n_blocks: int = 5) -> np.ndarray:
-    """MSD curves of contiguous atom blocks, for a fit uncertainty."""
+def _msd_blocks(positions: np.ndarray, n_blocks: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """MSD curves of contiguous atom blocks (for a fit uncertainty) and block sizes."""
     n_atoms = positions.shape[1]
     blocks = np.array_split(np.arange(n_atoms), min(n_blocks, n_atoms))
-    return np.stack([kernels.msd_fft(positions[:, block]) for block in blocks])
+    curves = np.stack([kernels.msd_fft(positions[:, block]) for block in blocks])
+    return curves, np.array([len(block) for block in blocks])
 
 
 def ion_cluster_labels(trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,9 +76,7 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
         positions = trajectory.positions[:, mask]
         diffusivity[name] = transport.diffusivity_from_endpoint(
             kernels.msd_endpoint(positions), duration_ps)
-        blocks = _msd_blocks(positions)
-        weights = np.array([len(b) for b in np.array_split(np.arange(mask.sum()),
-                                                            blocks.shape[0])])
+        blocks, weights = _msd_blocks(positions)
         curve = (blocks * weights[:, None]).sum(axis=0) / weights.sum()
         time_ps = np.arange(trajectory.n_frames) * meta.frame_interval_ps
         curves[name] = MsdCurve(time_ps, curve)
@@ -167,6 +167,4 @@ def analyze_path(path: Path, meta_path: Path | None = None, frames: slice | None
     if frames is not None:
         trajectory = trajectory.select(frames)
     result = compute_transport(trajectory, max_cluster=max_cluster)
-    import dataclasses
-
     return dataclasses.replace(result, source=str(trajectory_file))

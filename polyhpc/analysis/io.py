@@ -154,9 +154,19 @@ class Trajectory:
         return self.positions.shape[0]
 
     def select(self, frames: slice) -> Trajectory:
-        """The same trajectory restricted to ``frames``."""
+        """The same trajectory restricted to ``frames``.
+
+        A stride multiplies the time between frames, so the metadata's
+        ``frame_interval_ps`` is scaled with it.
+        """
+        step = frames.step or 1
+        if step < 1:
+            raise TrajectoryError(f"frame step must be positive, got {step}")
+        meta = dataclasses.replace(self.meta,
+                                   frame_interval_ps=self.meta.frame_interval_ps * step)
         return dataclasses.replace(self, positions=self.positions[frames],
-                                   boxes=self.boxes[frames], timesteps=self.timesteps[frames])
+                                   boxes=self.boxes[frames], timesteps=self.timesteps[frames],
+                                   meta=meta)
 
 
 def _keep_mask(types, atomic_numbers, meta: TrajectoryMeta) -> np.ndarray:

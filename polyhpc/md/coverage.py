@@ -11,7 +11,6 @@ from polyhpc.chem.polymerize import repeat_unit
 from polyhpc.chem.smiles import parse_repeat_unit
 from polyhpc.md.forcefield import ParameterLookup, assign_parameters
 from polyhpc.md.frc import ForceField
-from polyhpc.md.typing import TypingError
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def parameter_coverage(units: list[str], forcefield: ForceField) -> CoverageRepo
     for smiles in units:
         try:
             assignment = unit_assignment(smiles, lookup)
-        except (TypingError, Exception) as exc:  # noqa: BLE001 - record, never stop the batch
+        except Exception as exc:  # noqa: BLE001 - typing or validation: record, never stop
             reason = f"untyped: {exc}".split(" atom ")[0]
             failures[reason] += 1
             failed.append((smiles, reason))

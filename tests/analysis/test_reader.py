@@ -177,3 +177,11 @@ def test_solvate_elements_can_be_overridden(reference_trajectory, reference_resu
     bad = CliRunner().invoke(main, ["analyze", str(reference_trajectory),
                                     "--solvate-elements", "O"])
     assert bad.exit_code == 2 and "expected comma-separated integers" in bad.output
+
+
+def test_a_frame_stride_scales_the_time_between_frames(reference_trajectory):
+    every = analyze_path(reference_trajectory, frames=slice(0, 7, 1))
+    strided = analyze_path(reference_trajectory, frames=slice(0, 7, 3))  # frames 0, 3, 6
+    assert strided.n_frames == 3 and strided.time_step == 6.0
+    # same first and last frame: the end-to-end diffusivity must not change
+    assert strided.li_diffusivity == pytest.approx(every.li_diffusivity, rel=1e-12)
