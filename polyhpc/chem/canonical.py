@@ -189,10 +189,13 @@ def canonical_keys(smiles: list[str], cache: bool = True, workers: int | None = 
             log.warning("ignoring unreadable canonical cache %s", path)
     workers = workers or min(os.cpu_count() or 1, 8)
     if workers > 1 and len(smiles) > 500:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         chunks = [smiles[i::workers] for i in range(workers)]
-        with ProcessPoolExecutor(workers) as pool:
+        # spawn, not fork: callers often have torch/OpenMP threads running already
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             parts = list(pool.map(canonicalize_many, chunks))
         keys = [None] * len(smiles)
         for i, part in enumerate(parts):
