@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import main
+from polyhpc.cli.base import _finite, main
 from polyhpc.errors import PolyhpcError
 
 
@@ -102,7 +102,8 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
         if save or plot:
             out.mkdir(parents=True, exist_ok=True)
         if save:
-            (out / f"{stem}.json").write_text(json.dumps(result.to_dict(), default=float))
+            (out / f"{stem}.json").write_text(json.dumps(_finite(result.to_dict()),
+                                                         default=float))
         if plot:
             from polyhpc.analysis.plots import plot_msd, plot_population
 
@@ -113,7 +114,7 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
         payload = {"replicas": [r.to_dict(arrays=False) for r in results]}
         if summary:
             payload["aggregate"] = summary.to_dict()
-        click.echo(json.dumps(payload, indent=2, default=float))
+        click.echo(json.dumps(_finite(payload), indent=2, default=float))
         return
     rows = [("conductivity (cluster NE)", "conductivity", "S/cm"),
             ("conductivity (NE)", "conductivity_ne", "S/cm"),

