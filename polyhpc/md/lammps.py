@@ -1,0 +1,78 @@
+"""Run the HTP-MD protocol in a run folder: equilibration, then production.
+
+A run folder holds ``system.lmp`` (a LAMMPS data file with ions, HTP-MD type
+numbering) or an already equilibrated ``relaxed.restart``. Each stage is
+rendered from ``lammps_templates/`` and run by :func:`run_lammps`; finished
+stages are skipped, every record is appended to ``records.json``, and the
+production folder gets a ``meta.json`` in the HTP-MD schema for
+``polyhpc analyze``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from polyhpc.errors import PolyhpcError
+from polyhpc.md.protocol import Protocol, render_input
+from polyhpc.md.runner import RunRecord, run_lammps
+
+#: HTP-MD type numbering: polymer 1-89, Li 90, TFSI 91-95 (93 = N).
+HTPMD_TYPES = {"cation_raw_type": 90, "anion_raw_type": 93, "polymer_raw_type_range": [0, 89],
+               "polymer_solvate_types": [7, 8, 16], "salt_cation": "Li", "salt_anion": "TFSI"}
+
+
+def _record(workdir: Path, record: RunRecord) -> None:
+    path = workdir / "records.json"
+    records = json.loads(path.read_text()) if path.is_file() else []
+    records.append(record.to_dict())
+    path.write_text(json.dumps(records, indent=2))
+
+
+def write_meta(workdir: Path, protocol: Protocol) -> Path:
+    """``meta.json`` for the production trajectory (existing fields are kept)."""
+    path = workdir / "meta.json"
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    meta = {**HTPMD_TYPES, "material_group": "polymer", "force_field": "PCFF", **meta,
+            "temperature": protocol.temperature_K,
+            "time_step": protocol.dump_every_steps * protocol.timestep_fs / 1000.0,
+            "protocol": protocol.name, "deviations": list(protocol.deviations)}
+    path.write_text(json.dumps(meta, indent=2))
+    return path
+
+
+def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: int = 1,
+                 mpi_ranks: int = 1, extra_args: tuple[str, ...] = (),
+                 last_polymer_type: int = 89,
+                 on_line: Callable[[str], None] | None = None) -> list[RunRecord]:
+    """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
+
+    Returns the stage records; a failed stage stops the run and is recorded,
+    never raised. Seeds: velocities of stage k use ``seed + k``, production ``seed``.
+    """
+    workdir = Path(workdir)
+    if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
+        raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart "
+                           "(system building, `polyhpc md build`, is not written yet)")
+    run = {"threads": threads, "mpi_ranks": mpi_ranks, "extra_args": extra_args,
+           "on_line": on_line}
+    records = []
+    stages = [("equilibration", "equilibration.in.j2", ("relaxed.restart",),
+               {"data_file": "system.lmp"}),
+              ("production", "production.in.j2", ("traj.lammpstrj", "production.restart"),
+               {"restart_file": "relaxed.restart"})]
+    for name, template, outputs, context in stages:
+        if name == "equilibration" and (workdir / "relaxed.restart").is_file() \
+                and not (workdir / "equilibration.log").is_file():
+            continue  # equilibrated elsewhere
+        text = render_input(template, protocol, seed=seed, last_polymer_type=last_polymer_type,
+                            **context)
+        (workdir / f"{name}.in").write_text(text)
+        record = run_lammps(name, workdir / f"{name}.in", workdir, outputs, **run)
+        records.append(record)
+        _record(workdir, record)
+        if not record.ok:
+            return records
+    write_meta(workdir, protocol)
+    return records
