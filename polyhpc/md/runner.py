@@ -75,9 +75,9 @@ def diagnose_log(text: str) -> str | None:
             return stripped
         if "Lost atoms" in stripped:
             return stripped
-    thermo = [line for line in text.splitlines() if line[:1] == " " or line[:1].isdigit()]
-    for line in thermo:
-        if _NONFINITE.search(line) and re.match(r"\s*\d+\s", line):
+    for line in text.splitlines():
+        thermo_row = (line[:1] == " " or line[:1].isdigit()) and re.match(r"\s*\d+\s", line)
+        if thermo_row and _NONFINITE.search(line):
             return f"non-finite thermo output: {line.strip()}"
     if "Total wall time" not in text:
         return "log ends before 'Total wall time': the run did not finish"
