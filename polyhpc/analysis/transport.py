@@ -104,7 +104,9 @@ def cluster_ne_conductivity(population: np.ndarray, d_cation_cm2_s: float,
     diffusivity = np.where(charge > 0, d_cation_cm2_s, d_anion_cm2_s) * (charge != 0)
     weights = charge**2 * block * diffusivity
     conductivity = _prefactor(volume_A3, temperature_K) * weights.sum()
-    transference = float((i * charge * block * diffusivity).sum() / weights.sum())
+    total = weights.sum()
+    # no charged cluster at all (e.g. every ion paired): the transference number is undefined
+    transference = float((i * charge * block * diffusivity).sum() / total) if total else np.nan
     return float(conductivity), transference
 
 

