@@ -6,8 +6,9 @@ compute them). Bonded terms are looked up as msi2lmp does: first the
 explicit class II tables through the ``#equivalence`` types, then the
 quadratic ``*_auto`` tables through the ``#auto_equivalence`` types (which
 msi2lmp ignores), wildcards included. A parameter set is complete when no
-bond, angle, torsion or out-of-plane term is missing; missing cross terms
-are accepted (they are zero).
+bond, angle, torsion or out-of-plane term is missing and every bond's two
+increments cancel (a neutral unit stays neutral); missing cross terms are
+accepted (they are zero).
 """
 
 from __future__ import annotations
@@ -185,15 +186,20 @@ def assign_parameters(mol: Chem.Mol, lookup: ParameterLookup) -> Assignment:
     n = mol.GetNumAtoms()
     charges = [0.0] * n
     missing: dict[str, list] = {"bond": [], "angle": [], "torsion": [], "out_of_plane": [],
-                                "bond_increment": []}
+                                "bond_increment": [], "non_neutral_increment": []}
     bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
     for i, j in bonds:
-        for a, b in ((i, j), (j, i)):
-            delta = lookup.increment(types[a], types[b])
+        forward = lookup.increment(types[i], types[j])
+        backward = lookup.increment(types[j], types[i])
+        for a, b, delta in ((i, j, forward), (j, i, backward)):
             if delta is None:
                 missing["bond_increment"].append((types[a], types[b]))
             else:
                 charges[a] += delta
+        if forward is not None and backward is not None and abs(forward + backward) > 1e-6:
+            # e.g. the public PCFF's o-/p increments (-0.85/+0.35), meant for phosphate
+            # anions, would leave a neutral P=O group with a net charge of -0.5
+            missing["non_neutral_increment"].append((types[i], types[j]))
         if lookup.bond(types[i], types[j]) is None:
             missing["bond"].append((types[i], types[j]))
     neighbours = [[x.GetIdx() for x in atom.GetNeighbors()] for atom in mol.GetAtoms()]

@@ -1,0 +1,274 @@
+"""Building polymer-LiTFSI systems: chains, ions, parameters and the LAMMPS data file."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from rdkit import Chem
+
+from polyhpc.cli import main
+from polyhpc.md.build import BuildSettings, build_system, ion_pairs, write_system
+from polyhpc.md.datafile import SECTIONS
+from polyhpc.md.forcefield import IncompleteParametersError
+from polyhpc.md.ions import ION_TYPES, ion_terms, lithium, tfsi
+
+SMOKE = BuildSettings(min_backbone_atoms=24, chains=4)
+ION_DIR = "lammps/htpmd-peo-litfsi-protocol/equilibration"
+
+
+def _sections(path):
+    """Rows of every section of a LAMMPS data file, comments dropped."""
+    out, current = {}, None
+    for line in open(path):
+        text = line.split("#")[0].strip()
+        if not text:
+            continue
+        if not text[0].isdigit() and not text[0] == "-":
+            current = text
+            out[current] = []
+        elif current is not None:
+            try:
+                out[current].append([float(v) for v in text.split()])
+            except ValueError:  # header counts and box lines
+                continue
+    return out
+
+
+@pytest.fixture(scope="module")
+def peo_htpmd_size():
+    return build_system("*CCO*", BuildSettings(), seed=7)
+
+
+def test_peo_at_htpmd_size_has_their_chain_length_chain_count_and_salt(peo_htpmd_size):
+    s = peo_htpmd_size.summary
+    assert s["degree_of_polymerization"] == 50 and s["backbone_atoms"] == 150
+    assert s["atoms_per_chain"] == 358 and s["chains"] == 15
+    # 15 x 2,232.7 g/mol of PEO at 1.5 mol/kg: round(50.2) = 50 pairs (htp_md test data: 50)
+    assert s["ion_pairs"] == 50
+    assert s["molality_mol_per_kg"] == pytest.approx(1.4929, abs=1e-3)
+    assert s["atoms"] == 15 * 358 + 50 * 16 == 6170
+    assert s["mol_smiles"] == "[Cu]CCO[Au]"
+    # polymer at 0.6 g/cm3 expanded by 1.4411 in each direction
+    assert s["box_A"] == pytest.approx(65.218, abs=1e-3)
+
+
+def test_grown_chains_keep_bond_lengths_and_never_overlap(peo_htpmd_size):
+    system = peo_htpmd_size.system
+    chain = system.molecules[0]
+    xyz = chain.xyz
+    lengths = np.array([np.linalg.norm(xyz[i] - xyz[j]) for i, j in chain.bonds])
+    # C-H 1.09, C-O 1.42, C-C 1.53 from the embedding; the junctions within 0.12 A
+    assert lengths.min() > 1.0 and lengths.max() < 1.65
+    everything = np.concatenate([m.xyz for m in system.molecules])
+    box = system.box
+    heavy = np.concatenate([[not label.startswith("h") for label in m.labels]
+                            for m in system.molecules])
+    bonded = {tuple(sorted((i, j))) for i, j in chain.bonds}
+    # no two atoms of different molecules closer than 1.0 A, no two heavy closer than 2.0 A
+    offsets = np.cumsum([0] + [m.n_atoms for m in system.molecules])
+    owner = np.repeat(np.arange(len(system.molecules)), np.diff(offsets))
+    from scipy.spatial import cKDTree
+    tree = cKDTree(np.mod(everything, box), boxsize=box)
+    pairs = tree.query_pairs(1.0, output_type="ndarray")
+    assert not (owner[pairs[:, 0]] != owner[pairs[:, 1]]).any()
+    heavy_idx = np.flatnonzero(heavy)
+    heavy_tree = cKDTree(np.mod(everything[heavy], box), boxsize=box)
+    close = heavy_idx[heavy_tree.query_pairs(2.0, output_type="ndarray")]
+    inter = close[owner[close[:, 0]] != owner[close[:, 1]]]
+    assert len(inter) == 0
+    assert len(bonded) == 357
+
+
+def test_ion_pairs_are_molality_times_polymer_mass():
+    assert ion_pairs(33490.8, 1.5) == 50
+    assert ion_pairs(33490.8, 3.0) == 100
+    assert ion_pairs(1000.0, 0.0) == 0
+
+
+def test_ion_model_matches_the_htpmd_templates_and_parameters(shared_data):
+    anion, terms = tfsi()
+    template = (shared_data / ION_DIR / "molecular_templates/TFSI.lammps").read_text()
+    counts = {k: int(v) for v, k in re.findall(r"^(\d+) (atoms|bonds|angles|dihedrals|impropers)",
+                                               template, re.M)}
+    assert (anion.n_atoms, len(anion.bonds), len(anion.angles), len(anion.dihedrals),
+            len(anion.impropers)) == (counts["atoms"], counts["bonds"], counts["angles"],
+                                      counts["dihedrals"], counts["impropers"])
+    assert sum(anion.charges) == pytest.approx(-0.7)
+    assert lithium().charges == (pytest.approx(0.7),)
+    params = (shared_data / ION_DIR / "ion_parameters/TFSI.params").read_text()
+    reference = {tuple(float(x) for x in m[1:3])
+                 for m in re.findall(r"^bond_coeff (\d+) ([\d.]+) ([\d.]+)", params, re.M)}
+    ours = {tuple(v["Bond Coeffs"][:2]) for v in ion_terms()["bond"].values()}
+    assert ours == reference
+    pair = dict(re.findall(r"^pair_coeff (\d+) \d+ ([\d.]+ [\d.]+)", params, re.M))
+    for label, (number, *_rest, eps, sigma) in ION_TYPES.items():
+        if str(number) in pair:
+            assert pair[str(number)] == f"{eps:g} {sigma:g}", label
+    li = (shared_data / ION_DIR / "ion_parameters/Li.params").read_text()
+    assert "0.3727 1.635" in li and ION_TYPES["Li+"][3:] == (0.3727, 1.635)
+
+
+def test_data_file_keeps_htpmd_ion_type_numbers_and_molecule_ids(tmp_path):
+    built = build_system("*CCO*", SMOKE, seed=3)
+    counts = write_system(tmp_path, built)
+    data = _sections(tmp_path / "system.lmp")
+    atoms = np.array(data["Atoms"])
+    masses = {int(row[0]): row[1] for row in data["Masses"]}
+    assert counts["atom_types"] == 95
+    assert masses[90] == pytest.approx(6.941) and masses[93] == pytest.approx(14.0067)
+    assert masses[95] == pytest.approx(32.064)
+    types = atoms[:, 2].astype(int)
+    assert (types == 90).sum() == 2 and (types == 93).sum() == 2
+    assert set(types[types <= 89]) == {1, 2, 3, 4}  # c2 oc c3 h
+    assert atoms[:, 3].sum() == pytest.approx(0.0, abs=1e-9)
+    # molecule ids: 4 chains, then 2 TFSI, then 2 Li
+    mol = atoms[:, 1].astype(int)
+    assert mol.max() == 8 and (mol == 5).sum() == 15 and (mol == 8).sum() == 1
+    for section in [s for kind in SECTIONS.values() for s in kind]:
+        assert section in data, section
+    assert len(data["Impropers"]) == counts["impropers"] == 320
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert (meta["cation_raw_type"], meta["anion_raw_type"]) == (90, 93)
+    assert meta["build"]["seeds"] == {"embedding": 3, "chains": [3, 1], "ions": [3, 2]}
+
+
+def test_polymer_coefficients_equal_the_htpmd_pcff_data_file(shared_data, tmp_path):
+    """Every PEO term we write exists in the HTP-MD (msi2lmp, PCFF+) data file.
+
+    Rows are compared in a direction-free form; PCFF+ rounds a few values
+    (400.3954 -> 400.4), hence the relative tolerance.
+    """
+    built = build_system("*CCO*", SMOKE, seed=3)
+    write_system(tmp_path, built)
+    ours = _sections(tmp_path / "system.lmp")
+    theirs = _sections(shared_data / ION_DIR / "system.lmp")
+    flips = {"BondAngle Coeffs": lambda r: [r[1], r[0], r[3], r[2]],
+             "EndBondTorsion Coeffs": lambda r: r[3:6] + r[:3] + [r[7], r[6]],
+             "AngleTorsion Coeffs": lambda r: r[3:6] + r[:3] + [r[7], r[6]],
+             "AngleAngleTorsion Coeffs": lambda r: [r[0], r[2], r[1]],
+             "BondBond13 Coeffs": lambda r: [r[0], r[2], r[1]],
+             "BondBond Coeffs": lambda r: [r[0], r[2], r[1]]}
+    for section in ("Bond Coeffs", "Angle Coeffs", "BondBond Coeffs", "BondAngle Coeffs",
+                    "Dihedral Coeffs", "MiddleBondTorsion Coeffs", "EndBondTorsion Coeffs",
+                    "AngleTorsion Coeffs", "AngleAngleTorsion Coeffs"):
+        kind = next(k for k, secs in SECTIONS.items() if section in secs)
+        n_polymer = {"bond": 6, "angle": 11, "dihedral": 12}[kind]
+        reference = [np.array(r[1:]) for r in theirs[section]]
+        for row in ours[section][:n_polymer]:
+            values = row[1:]
+            candidates = [values] + ([flips[section](values)] if section in flips else [])
+            assert any(np.allclose(c, r, rtol=1e-4, atol=1e-3) for c in candidates
+                       for r in reference), (section, values)
+
+
+def test_every_term_is_written_in_the_direction_of_its_coefficients(tmp_path):
+    """Cross-term reference lengths and angles match the atoms each instance lists.
+
+    BondAngle r1 is the bond i-j of angle i-j-k, EndBondTorsion r1/r3 the
+    bonds i-j and k-l of dihedral i-j-k-l, AngleTorsion theta1/theta2 the angles
+    i-j-k and j-k-l, AngleAngle theta1..3 the angles ijk, ijl, kjl.
+    """
+    built = build_system("*CCN(C)C(=O)O*", SMOKE, seed=2)  # asymmetric terms
+    write_system(tmp_path, built)
+    d = _sections(tmp_path / "system.lmp")
+    r0 = {int(r[0]): r[1] for r in d["Bond Coeffs"]}
+    bond = {}
+    for _, t, i, j in d["Bonds"]:
+        bond[(i, j)] = bond[(j, i)] = r0[int(t)]
+    theta0 = {int(r[0]): r[1] for r in d["Angle Coeffs"]}
+    angle = {}
+    for _, t, i, j, k in d["Angles"]:
+        angle[(i, j, k)] = angle[(k, j, i)] = theta0[int(t)]
+    ba = {int(r[0]): r[1:] for r in d["BondAngle Coeffs"]}
+    for _, t, i, j, k in d["Angles"]:
+        assert ba[int(t)][2:] == [bond[(i, j)], bond[(j, k)]]
+    ebt = {int(r[0]): r[1:] for r in d["EndBondTorsion Coeffs"]}
+    at = {int(r[0]): r[1:] for r in d["AngleTorsion Coeffs"]}
+    for _, t, i, j, k, m in d["Dihedrals"]:
+        assert ebt[int(t)][6:] == [bond[(i, j)], bond[(k, m)]]
+        assert at[int(t)][6:] == [angle[(i, j, k)], angle[(j, k, m)]]
+    aa = {int(r[0]): r[1:] for r in d["AngleAngle Coeffs"]}
+    for _, t, i, j, k, m in d["Impropers"]:
+        assert aa[int(t)][3:] == [angle[(i, j, k)], angle[(i, j, m)], angle[(k, j, m)]]
+
+
+def test_same_seed_gives_the_same_system_and_another_seed_a_different_one():
+    a = build_system("*CCO*", SMOKE, seed=11).system
+    b = build_system("*CCO*", SMOKE, seed=11).system
+    c = build_system("*CCO*", SMOKE, seed=12).system
+    xyz = [np.concatenate([m.xyz for m in s.molecules]) for s in (a, b, c)]
+    assert np.array_equal(xyz[0], xyz[1])
+    assert not np.allclose(xyz[0], xyz[2])
+
+
+def test_other_chemistries_build_with_neutral_chains():
+    for unit in ("*CC(=O)O*", "*CCN(C)C(=O)O*", "*CC(C(F)(F)F)O*", "*CCSCCO*"):
+        built = build_system(unit, SMOKE, seed=1)
+        chain = built.system.molecules[0]
+        assert sum(chain.charges) == pytest.approx(0.0, abs=1e-6), unit
+        assert chain.n_atoms == Chem.AddHs(Chem.MolFromSmiles(built.summary["poly_smiles"])) \
+            .GetNumAtoms()
+
+
+def test_a_unit_without_parameters_names_the_missing_terms():
+    with pytest.raises(IncompleteParametersError, match=r"bond_increment c2-sf"):
+        build_system("*CCS(=O)(=O)CC*", SMOKE)
+    # the public PCFF's phosphate increments would leave a neutral P=O charged
+    with pytest.raises(IncompleteParametersError, match=r"non_neutral_increment p-o="):
+        build_system("*CCP(=O)(O)O*", SMOKE)
+
+
+@pytest.mark.parametrize("smiles, message", [
+    ("C1CC1", "expected exactly 2 end markers"),
+    ("*CC[Si](C)(C)O*", "element Si is outside"),
+    ("*CCS(=O)(=O)CC*", "lacks required terms"),
+])
+def test_md_build_rejects_bad_units_with_one_line(tmp_path, smiles, message):
+    result = CliRunner().invoke(main, ["md", "build", smiles, "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x" / "system.lmp").exists()
+
+
+@pytest.mark.lammps
+def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(tmp_path):
+    """The issue's end-to-end check: small PEO + LiTFSI, smoke profile, real lmp."""
+    from polyhpc.analysis.analyze import analyze_path
+
+    out = tmp_path / "peo"
+    result = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),
+                                       "--threads", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    outcomes = json.loads(result.output)
+    assert [o["ok"] for o in outcomes] == [True, True]
+    assert outcomes[0]["seeds"] != outcomes[1]["seeds"]
+    for k in range(2):
+        rep = out / f"rep{k}"
+        log = (rep / "equilibration.log").read_text()
+        assert log.count("Minimization stats") == 2  # stages 1 and 4
+        frames = (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
+        assert frames == 11  # 2 ps every 100 steps of 2 fs, both ends
+        meta = json.loads((rep / "meta.json").read_text())
+        assert meta["mol_smiles"] == "[Cu]CCO[Au]" and meta["time_step"] == 0.2
+        assert meta["provenance"]["lammps"].startswith("Large-scale Atomic/Molecular")
+        assert meta["build"]["ion_pairs"] == 2
+        result = analyze_path(rep / "traj.lammpstrj")
+        assert result.n_cations == 2 and result.n_anions == 2
+        assert result.molality == pytest.approx(meta["build"]["molality_mol_per_kg"], rel=1e-3)
+    # a second call resumes: every stage is skipped
+    again = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out)])
+    assert again.exit_code == 0
+    records = json.loads((out / "rep0" / "records.json").read_text())
+    assert [r["skipped"] for r in records[-2:]] == [True, True]
+
+
+@pytest.mark.lammps
+def test_a_replica_that_cannot_be_built_is_recorded_not_raised(tmp_path):
+    result = CliRunner().invoke(main, ["md", "replicas", "*CCS(=O)(=O)CC*", "-n", "2",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "all 2 replicas failed" in result.output
+    saved = json.loads((tmp_path / "replicas.json").read_text())
+    assert [(o["stage"], "c2-sf" in o["error"]) for o in saved] == [("build", True)] * 2
