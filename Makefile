@@ -22,10 +22,10 @@ $(BIN)/.polyhpc-installed: pyproject.toml
 setup: $(BIN)/.polyhpc-installed
 
 # The main job, laptop scale: data, chemistry, analysis of a real HTP-MD trajectory,
-# a smoke production run of the shared equilibrated PEO/LiTFSI system in real LAMMPS
-# and its analysis, a smoke-size generator, and surrogate pre-screening of its
-# candidates (building systems for new candidates is not written yet: see the README).
-# Outputs land under runs/.
+# a smoke production run of the shared equilibrated PEO/LiTFSI system in real LAMMPS,
+# two smoke replicas of PEO + LiTFSI built from the SMILES (build, equilibrate,
+# produce) and their analysis, a smoke-size generator, and surrogate pre-screening of
+# its candidates. Outputs land under runs/.
 run: setup
 	$(BIN)/polyhpc data info htpmd-train
 	$(BIN)/polyhpc smiles canonical '*OCCOCC*' '*COC*' '*CC(C)O*' '*OC(C)C*' '*c1ccc(cc1)-c1ccc(*)cc1'
@@ -35,6 +35,8 @@ run: setup
 	mkdir -p runs/md-peo && cp -n $(POLYHPC_DATA)/lammps/htpmd-peo-litfsi-protocol/production/relaxed.restart runs/md-peo/
 	$(BIN)/polyhpc md run runs/md-peo --profile smoke --threads 2
 	$(BIN)/polyhpc analyze runs/md-peo
+	$(BIN)/polyhpc md replicas '*CCO*' -n 2 --profile smoke --threads 2 --out runs/md-replicas
+	$(BIN)/polyhpc analyze runs/md-replicas/rep0 runs/md-replicas/rep1 --save --out runs/md-replicas/analysis
 	$(BIN)/polyhpc generate train --config workflows/generator-smoke.yaml --out runs/generator/model.pt --resume
 	$(BIN)/polyhpc generate sample runs/generator/model.pt -n 20 --max-tokens 0 --temperature 1.2 --max-draws 20000 --out runs/generator/candidates.csv
 	$(BIN)/polyhpc surrogate train --members 3 --out runs/surrogate/model.pkl

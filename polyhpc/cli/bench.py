@@ -99,3 +99,28 @@ def bench_surrogate(members, n_predict, as_json) -> None:
     _emit(report, as_json, f"trained {members} members on {model.n_training} polymers in "
                            f"{train_s:.1f} s; predicted {n_predict} candidates in "
                            f"{predict_s:.2f} s ({n_predict / predict_s:.0f}/s)")
+
+
+@bench.command("md")
+@click.option("--smiles", default="*CCO*", show_default=True, help="Repeat unit to build.")
+@click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Time an existing data file (e.g. an equilibrated relaxed.lmp) instead.")
+@click.option("--profile", default="paper", show_default=True,
+              help="Build sizes and run settings: paper, gpu, smoke or a YAML file.")
+@click.option("--steps", default=500, show_default=True, help="MD steps to time.")
+@click.option("--threads", default=2, show_default=True, help="OpenMP threads.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".polyhpc-bench/md"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bench_md(smiles, data_file, profile, steps, threads, workdir, as_json) -> None:
+    """System build time and LAMMPS ns/day, through polyhpc and with lmp by hand.
+
+    Builds the unit at the profile's size (paper: HTP-MD size), then runs the
+    same input (minimize, then NVT at the profile's time step and rRESPA
+    setting) through polyhpc's runner and as a bare `lmp -in` command.
+    """
+    from polyhpc.cli.md import _profile
+    from polyhpc.md.bench import format_report, run_md_benchmark
+
+    report = run_md_benchmark(workdir, _profile(profile), smiles, data_file, steps, threads)
+    _emit(report, as_json, format_report(report))

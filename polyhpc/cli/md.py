@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -35,6 +36,11 @@ def _profile(profile: str):
         path = TEMPLATES.parent / "workflows" / f"md-{profile}.yaml"
     return load_protocol(path)
 
+
+_lmp_args_option = click.option(
+    "--lmp-args", default="", show_default=False,
+    help="More lmp arguments, e.g. '-k on g 1 -sf kk -pk kokkos neigh half newton on' "
+         "for KOKKOS on a GPU (use with --profile gpu).")
 
 _profile_option = click.option("--profile", default="smoke", show_default=True,
                                help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
@@ -93,8 +99,9 @@ def md_coverage(dataset, frc, as_json) -> None:
 @click.option("--seed", default=1000, show_default=True)
 @click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
 @click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@_lmp_args_option
 @click.option("--json", "as_json", is_flag=True)
-def md_run(workdir, profile, seed, threads, mpi_ranks, as_json) -> None:
+def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> None:
     """Equilibrate (from WORKDIR/system.lmp) and run production with real LAMMPS.
 
     Finished stages are skipped; every stage is recorded in WORKDIR/records.json.
@@ -102,7 +109,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, as_json) -> None:
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
 
-    records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks)
+    records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks,
+                           tuple(shlex.split(lmp_args)))
     text = "\n".join(
         f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
         f"{r.wall_s:7.1f} s  {r.ns_per_day or 0:.3g} ns/day" + (f"  {r.error}" if r.error else "")
@@ -167,9 +175,11 @@ def md_build(smiles, outdir, profile, seed, chains, molality, frc, as_json) -> N
               help="Base seed; each replica derives its own.")
 @click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
 @click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@_lmp_args_option
 @_frc_option
 @click.option("--json", "as_json", is_flag=True)
-def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, frc, as_json) -> None:
+def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp_args, frc,
+                as_json) -> None:
     """Build and run independent replicas of one repeat unit.
 
     A replica that fails (build or LAMMPS) is recorded in replicas.json with
@@ -178,8 +188,13 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, frc
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_replicas
 
+    def report(outcome: dict) -> None:
+        state = "ok" if outcome["ok"] else f"FAILED at {outcome['stage']}"
+        click.echo(f"replica {outcome['replica']} finished: {state}", err=True)
+
     outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
-                            threads=threads, mpi_ranks=mpi_ranks)
+                            threads=threads, mpi_ranks=mpi_ranks,
+                            extra_args=tuple(shlex.split(lmp_args)), on_outcome=report)
     text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
                                                 f"FAILED at {o['stage']}: {o['error']}")
                      for o in outcomes)

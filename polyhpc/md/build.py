@@ -355,13 +355,7 @@ def build_system(smiles: str, settings: BuildSettings | None = None, seed: int =
     for kind, entries in anion_terms.items():
         terms[kind].update(entries)
 
-    nonbond = forcefield.table("nonbond(9-6)")
-    atom_types = {}
-    for label in sorted(set(assignment.types)):
-        r, eps = _nonbond(lookup, nonbond, label)
-        element = forcefield.table("atom_types")[(label,)][1]
-        atom_types[label] = AtomType(element, float(forcefield.table("atom_types")[(label,)][0]),
-                                     eps, r)
+    atom_types = pcff_atom_types(lookup, assignment.types)
     for label, (number, element, mass, eps, sigma) in ION_TYPES.items():
         atom_types[label] = AtomType(element, mass, eps, sigma, number)
     system = System(box, molecules, atom_types, terms)
@@ -383,12 +377,24 @@ def build_system(smiles: str, settings: BuildSettings | None = None, seed: int =
     return BuiltSystem(system, summary)
 
 
-def _nonbond(lookup: ParameterLookup, table: dict, label: str) -> tuple[float, float]:
-    for name in (lookup._eq(label, "nonb"), lookup._auto(label, "nonb"), label):
-        if name is not None and (name,) in table:
-            r, eps = table[(name,)][:2]
-            return float(r), float(eps)
-    raise BuildError(f"no nonbond (9-6) parameters for PCFF type {label}")
+def pcff_atom_types(lookup: ParameterLookup, labels) -> dict[str, AtomType]:
+    """Element, mass and 9-6 nonbond parameters (r*, eps) of PCFF types.
+
+    In lj/class2 the sigma argument is the energy minimum r*, as in the .frc.
+    """
+    table = lookup.ff.table("nonbond(9-6)")
+    atoms = lookup.ff.table("atom_types")
+    types = {}
+    for label in sorted(set(labels)):
+        for name in (lookup._eq(label, "nonb"), lookup._auto(label, "nonb"), label):
+            if name is not None and (name,) in table:
+                r, eps = table[(name,)][:2]
+                break
+        else:
+            raise BuildError(f"no nonbond (9-6) parameters for PCFF type {label}")
+        mass, element = atoms[(label,)][:2]
+        types[label] = AtomType(element, float(mass), float(eps), float(r))
+    return types
 
 
 def write_system(outdir: Path, built: BuiltSystem, extra_meta: dict | None = None) -> dict:

@@ -124,16 +124,23 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
 
 
 def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | None = None,
-                 seed: int = 1, **run) -> list[dict]:
+                 seed: int = 1, on_outcome: Callable[[dict], None] | None = None,
+                 **run) -> list[dict]:
     """Independent replicas ``outdir/rep<k>`` of one unit; a failed one is recorded, not fatal.
 
-    Finished replicas are skipped by the stage runner, so calling this again
-    after an interruption resumes where it stopped.
+    ``replicas.json`` is rewritten after every replica, and finished stages
+    are skipped by the runner, so calling this again after an interruption
+    resumes where it stopped.
     """
     n = replicas or protocol.replicas
-    outcomes = [evaluate(smiles, Path(outdir) / f"rep{k}", protocol, seed, k, **run)
-                for k in range(n)]
-    (Path(outdir) / "replicas.json").write_text(json.dumps(outcomes, indent=2))
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for k in range(n):
+        outcomes.append(evaluate(smiles, outdir / f"rep{k}", protocol, seed, k, **run))
+        (outdir / "replicas.json").write_text(json.dumps(outcomes, indent=2))
+        if on_outcome is not None:
+            on_outcome(outcomes[-1])
     return outcomes
 
 
