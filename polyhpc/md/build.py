@@ -8,8 +8,9 @@ positions. polyhpc does that insertion at build time (the same algorithm
 as LAMMPS ``fix deposit ... near``), so one data file holds the whole system.
 
 Chains are grown, not embedded: one repeat unit is embedded once with RDKit
-(ETKDG, the most extended of a few conformers) and copies of it are joined
-head to tail with a random rotation about each junction bond, rejecting
+(ETKDG, the more extended half of a few conformers) and copies of it are
+joined head to tail, each copy a random one of those conformers with a
+random rotation about the junction bond, rejecting
 placements that come closer than ``min_distance_A`` to any atom more than
 three bonds away (minimum image, all chains). A 1,000-atom chain takes a
 fraction of a second; the equilibration's minimization fixes the junction
@@ -18,7 +19,6 @@ geometry.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from scipy.spatial.transform import Rotation
 from polyhpc.chem.polymerize import polymerize, repeat_unit
 from polyhpc.chem.smiles import parse_repeat_unit
 from polyhpc.errors import PolyhpcError
+from polyhpc.fileio import write_json_atomic
 from polyhpc.md.datafile import AtomType, Molecule, System, write_data
 from polyhpc.md.forcefield import ParameterLookup, class2_molecule
 from polyhpc.md.frc import read_frc
@@ -63,12 +64,12 @@ class BuildSettings:
 class _Template:
     """One embedded, methyl-capped repeat unit and how it joins its neighbours."""
 
-    xyz: np.ndarray
+    conformers: list[np.ndarray]
     head: int
     tail: int
     cap1: int
     cap2: int
-    junction: float
+    junctions: list[float]
     from_head: np.ndarray  # bonds from the head atom, per template atom
     from_tail: np.ndarray
     span: int  # bonds from head to tail
@@ -81,8 +82,8 @@ def _graph_distances(mol: Chem.Mol, source: int) -> np.ndarray:
     return np.asarray(Chem.GetDistanceMatrix(mol)[source], dtype=int)
 
 
-def unit_template(smiles: str, seed: int, conformers: int = 8) -> tuple[_Template, Chem.Mol]:
-    """Embed the methyl-capped unit; keep the conformer with the longest cap-cap distance."""
+def unit_template(smiles: str, seed: int, conformers: int = 10) -> tuple[_Template, Chem.Mol]:
+    """Embed the methyl-capped unit; keep the more extended half of the conformers."""
     unit = parse_repeat_unit(smiles)
     body = len([a for a in unit.GetAtoms() if a.GetAtomicNum() != 0])
     monomer = Chem.AddHs(repeat_unit(unit, 1, caps="C"))
@@ -98,17 +99,17 @@ def unit_template(smiles: str, seed: int, conformers: int = 8) -> tuple[_Templat
         xyz = monomer.GetConformer(conformer).GetPositions()
         return float(np.linalg.norm(xyz[cap1] - xyz[cap2]))
 
-    best = max(ids, key=cap_distance)
-    xyz = monomer.GetConformer(best).GetPositions()
+    ids = sorted(ids, key=cap_distance, reverse=True)[:max(1, (len(ids) + 1) // 2)]
+    xyzs = [monomer.GetConformer(c).GetPositions() for c in ids]
     head_is_carbon = monomer.GetAtomWithIdx(head).GetAtomicNum() == 6
-    junction = np.linalg.norm(xyz[tail] - xyz[cap2]) if head_is_carbon \
-        else np.linalg.norm(xyz[head] - xyz[cap1])
+    junctions = [float(np.linalg.norm(x[tail] - x[cap2]) if head_is_carbon
+                       else np.linalg.norm(x[head] - x[cap1])) for x in xyzs]
     from_head = _graph_distances(monomer, head)
 
     def with_hydrogens(cap):
         return np.array([cap] + [x.GetIdx() for x in monomer.GetAtomWithIdx(cap).GetNeighbors()
                                  if x.GetAtomicNum() == 1])
-    return _Template(xyz, head, tail, cap1, cap2, float(junction), from_head,
+    return _Template(xyzs, head, tail, cap1, cap2, junctions, from_head,
                      _graph_distances(monomer, tail), int(from_head[tail]),
                      with_hydrogens(cap1), with_hydrogens(cap2),
                      np.array([a.GetAtomicNum() > 1 for a in monomer.GetAtoms()])), monomer
@@ -210,7 +211,7 @@ def grow_chain(template: _Template, degree: int, box: float, others: Occupancy,
     failures = 0
     while len(placed) < degree:
         k = len(placed)
-        keep = np.ones(len(t.xyz), bool)
+        keep = np.ones(len(t.from_head), bool)
         if k > 0:
             keep[t.cap1_atoms] = False
         if k < degree - 1:
@@ -225,19 +226,21 @@ def grow_chain(template: _Template, degree: int, box: float, others: Occupancy,
             excluded = (t.from_head[atoms][:, None] + apart[None, :]) <= 3
             excluded_heavy = excluded[heavy][:, own_heavy]
         for _ in range(settings.attempts_per_unit):
+            choice = int(rng.integers(len(t.conformers)))
+            conformer = t.conformers[choice]
             if k == 0:
                 rotation = Rotation.random(random_state=rng).as_matrix()
-                xyz = t.xyz @ rotation.T
+                xyz = conformer @ rotation.T
                 xyz += rng.uniform(0, box, 3) - xyz[t.head]
             else:
                 previous = placed[-1]
                 bond = previous[t.cap2] - previous[t.tail]
                 bond /= np.linalg.norm(bond)
-                along = t.xyz[t.head] - t.xyz[t.cap1]
+                along = conformer[t.head] - conformer[t.cap1]
                 rotation = _align(along / np.linalg.norm(along), bond)
                 spin = Rotation.from_rotvec(rng.uniform(0, 2 * np.pi) * bond).as_matrix()
-                xyz = t.xyz @ (spin @ rotation).T
-                xyz += previous[t.tail] + t.junction * bond - xyz[t.head]
+                xyz = conformer @ (spin @ rotation).T
+                xyz += previous[t.tail] + t.junctions[choice] * bond - xyz[t.head]
             new = xyz[atoms]
             if placed and (
                     _too_close(new, own, box, settings.min_distance_A, excluded).any()
@@ -410,5 +413,5 @@ def write_system(outdir: Path, built: BuiltSystem, extra_meta: dict | None = Non
     meta = {"mol_smiles": s["mol_smiles"], "poly_smiles": s["poly_smiles"],
             "force_field": "PCFF", "material_group": "polymer", **HTPMD_TYPES,
             "build": {**s, "counts": counts}, **(extra_meta or {})}
-    (outdir / "meta.json").write_text(json.dumps(meta, indent=2))
+    write_json_atomic(outdir / "meta.json", meta)
     return counts

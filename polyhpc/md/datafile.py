@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from polyhpc.fileio import write_text_atomic
+
 #: Coefficient sections of each bonded kind, in the order they are written.
 SECTIONS = {
     "bond": ("Bond Coeffs",),
@@ -186,7 +188,7 @@ def write_data(path: Path, system: System, title: str = "polyhpc") -> dict[str, 
     for kind in SECTIONS:
         if rows[kind]:
             out += ["", _PLURAL[kind].capitalize(), "", *rows[kind]]
-    Path(path).write_text("\n".join(out) + "\n")
+    write_text_atomic(path, "\n".join(out) + "\n")
     counts = {"atoms": offset, "atom_types": n_types}
     counts.update({_PLURAL[k]: len(rows[k]) for k in SECTIONS})
     counts.update({f"{k}_types": len(bonded[k]) for k in SECTIONS})

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from polyhpc.errors import PolyhpcError
+from polyhpc.fileio import write_json_atomic
 from polyhpc.md.protocol import Protocol, render_input
 from polyhpc.md.runner import RunRecord, run_lammps
 
@@ -29,7 +30,7 @@ def _record(workdir: Path, record: RunRecord) -> None:
     path = workdir / "records.json"
     records = json.loads(path.read_text()) if path.is_file() else []
     records.append(record.to_dict())
-    path.write_text(json.dumps(records, indent=2))
+    write_json_atomic(path, records)
 
 
 def write_meta(workdir: Path, protocol: Protocol) -> Path:
@@ -40,7 +41,7 @@ def write_meta(workdir: Path, protocol: Protocol) -> Path:
             "temperature": protocol.temperature_K,
             "time_step": protocol.dump_every_steps * protocol.timestep_fs / 1000.0,
             "protocol": protocol.name, "deviations": list(protocol.deviations)}
-    path.write_text(json.dumps(meta, indent=2))
+    write_json_atomic(path, meta)
     return path
 
 
@@ -103,7 +104,7 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     seeds = replica_seeds(seed, replica)
     outcome = {"smiles": smiles, "replica": replica, "workdir": str(workdir), "seeds": seeds,
                "ok": False, "error": None, "stage": None}
-    if not (workdir / "system.lmp").is_file() and not (workdir / "relaxed.restart").is_file():
+    if not _built(workdir) and not (workdir / "relaxed.restart").is_file():
         try:
             built = build_system(smiles, protocol.build, seeds["build"], frc)
             write_system(workdir, built, {"provenance": {
@@ -111,7 +112,7 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
                 "replica": replica, "protocol": protocol.name}})
         except PolyhpcError as exc:
             outcome.update(stage="build", error=str(exc))
-            (workdir / "outcome.json").write_text(json.dumps(outcome, indent=2))
+            write_json_atomic(workdir / "outcome.json", outcome)
             return outcome
     records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
                            extra_args, on_line=on_line)
@@ -119,8 +120,19 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     outcome.update(ok=not failed, stage=failed[0].name if failed else None,
                    error=failed[0].error if failed else None,
                    ns_per_day={r.name: r.ns_per_day for r in records})
-    (workdir / "outcome.json").write_text(json.dumps(outcome, indent=2))
+    write_json_atomic(workdir / "outcome.json", outcome)
     return outcome
+
+
+def _built(workdir: Path) -> bool:
+    """A finished build: ``system.lmp`` plus the ``meta.json`` written after it."""
+    meta = workdir / "meta.json"
+    if not (workdir / "system.lmp").is_file() or not meta.is_file():
+        return False
+    try:
+        return "build" in json.loads(meta.read_text())
+    except ValueError:
+        return False
 
 
 def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | None = None,
@@ -138,7 +150,7 @@ def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | 
     outcomes = []
     for k in range(n):
         outcomes.append(evaluate(smiles, outdir / f"rep{k}", protocol, seed, k, **run))
-        (outdir / "replicas.json").write_text(json.dumps(outcomes, indent=2))
+        write_json_atomic(outdir / "replicas.json", outcomes)
         if on_outcome is not None:
             on_outcome(outcomes[-1])
     return outcomes
