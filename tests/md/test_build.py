@@ -241,7 +241,7 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     result = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),
                                        "--threads", "2", "--json"])
     assert result.exit_code == 0, result.output
-    outcomes = json.loads(result.output)
+    outcomes = json.loads(result.stdout)
     assert [o["ok"] for o in outcomes] == [True, True]
     assert outcomes[0]["seeds"] != outcomes[1]["seeds"]
     for k in range(2):
