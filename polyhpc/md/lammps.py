@@ -58,8 +58,8 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
         raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart: "
                            "build one with `polyhpc md build SMILES --out DIR`")
-    run = {"threads": threads, "mpi_ranks": mpi_ranks, "extra_args": extra_args,
-           "on_line": on_line}
+    run = {"threads": threads, "mpi_ranks": mpi_ranks,
+           "extra_args": (*protocol.lmp_args, *extra_args), "on_line": on_line}
     records = []
     stages = [("equilibration", "equilibration.in.j2", ("relaxed.restart",),
                {"data_file": "system.lmp"}),
@@ -114,8 +114,13 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
             outcome.update(stage="build", error=str(exc))
             write_json_atomic(workdir / "outcome.json", outcome)
             return outcome
-    records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
-                           extra_args, on_line=on_line)
+    try:
+        records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
+                               extra_args, on_line=on_line)
+    except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
+        outcome.update(stage="run", error=str(exc))
+        write_json_atomic(workdir / "outcome.json", outcome)
+        return outcome
     failed = [r for r in records if not r.ok]
     outcome.update(ok=not failed, stage=failed[0].name if failed else None,
                    error=failed[0].error if failed else None,

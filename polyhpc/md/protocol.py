@@ -47,6 +47,7 @@ class Protocol:
     minimize_max_iterations: int = field(default=1000, metadata={"min": 1})
     ion_dcd: bool = True
     deviations: tuple[str, ...] = ()
+    lmp_args: tuple[str, ...] = ()  # accelerator flags for lmp, e.g. KOKKOS on a GPU
     build: BuildSettings = field(default_factory=BuildSettings)
 
 

