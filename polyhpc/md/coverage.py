@@ -9,6 +9,7 @@ from rdkit import Chem
 
 from polyhpc.chem.polymerize import repeat_unit
 from polyhpc.chem.smiles import parse_repeat_unit
+from polyhpc.errors import InvalidSmilesError
 from polyhpc.md.forcefield import ParameterLookup, assign_parameters
 from polyhpc.md.frc import ForceField
 
@@ -43,7 +44,12 @@ def parameter_coverage(units: list[str], forcefield: ForceField) -> CoverageRepo
     for smiles in units:
         try:
             assignment = unit_assignment(smiles, lookup)
-        except Exception as exc:  # noqa: BLE001 - typing or validation: record, never stop
+        except InvalidSmilesError as exc:  # the unit itself: group by the rule it breaks
+            reason = "invalid: " + str(exc).rsplit("': ", 1)[-1].split(" (atom")[0]
+            failures[reason] += 1
+            failed.append((smiles, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - typing: record, never stop
             reason = f"untyped: {exc}".split(" atom ")[0]
             failures[reason] += 1
             failed.append((smiles, reason))
