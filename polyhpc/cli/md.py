@@ -141,7 +141,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> Non
               help="Run folder to create (system.lmp, meta.json).")
 @_profile_option
 @click.option("--seed", default=1, show_default=True,
-              help="Seed of chain growth and ion insertion.")
+              help="Seed of chain growth, ion insertion and velocities (as replica 0 of "
+                   "`md replicas --seed`).")
 @click.option("--chains", type=int, help="Number of chains (default: the profile's).")
 @click.option("--molality", type=float, help="Li TFSI mol per kg polymer (default 1.5).")
 @_frc_option
@@ -156,18 +157,15 @@ def md_build(smiles, outdir, profile, seed, chains, molality, frc, as_json) -> N
     import dataclasses
 
     from polyhpc.md.build import build_system, write_system
-    from polyhpc.md.lammps import replica_seeds
-    from polyhpc.md.runner import lmp_header
+    from polyhpc.md.lammps import provenance, replica_seeds
 
     protocol = _profile(profile)
     changes = {k: v for k, v in (("chains", chains), ("molality_mol_per_kg", molality))
                if v is not None}
     settings = dataclasses.replace(protocol.build, **changes)
-    built = build_system(smiles, settings, seed, frc)
-    counts = write_system(outdir, built, {"provenance": {
-        "lammps": lmp_header(), "seeds": {"build": seed, **{
-            k: v for k, v in replica_seeds(seed, 0).items() if k == "velocities"}},
-        "protocol": protocol.name}})
+    seeds = replica_seeds(seed, 0)  # the same system as replica 0 of `md replicas --seed`
+    built = build_system(smiles, settings, seeds["build"], frc)
+    counts = write_system(outdir, built, {"provenance": provenance(seeds, protocol)})
     s = built.summary
     text = (f"{outdir / 'system.lmp'}: {s['atoms']} atoms = {s['chains']} chains x "
             f"{s['atoms_per_chain']} (DP {s['degree_of_polymerization']}) + {s['ion_pairs']} "

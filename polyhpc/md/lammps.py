@@ -97,7 +97,6 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     as ``outcome.json`` with the reason, so a campaign records it and moves on.
     """
     from polyhpc.md.build import build_system, write_system
-    from polyhpc.md.runner import lmp_header
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -107,9 +106,7 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     if not _built(workdir) and not (workdir / "relaxed.restart").is_file():
         try:
             built = build_system(smiles, protocol.build, seeds["build"], frc)
-            write_system(workdir, built, {"provenance": {
-                "polyhpc": _version(), "lammps": lmp_header(), "seeds": seeds,
-                "replica": replica, "protocol": protocol.name}})
+            write_system(workdir, built, {"provenance": provenance(seeds, protocol, replica)})
         except PolyhpcError as exc:
             outcome.update(stage="build", error=str(exc))
             write_json_atomic(workdir / "outcome.json", outcome)
@@ -161,6 +158,13 @@ def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | 
     return outcomes
 
 
-def _version() -> str:
+def provenance(seeds: dict, protocol: Protocol, replica: int | None = None) -> dict:
+    """Versions, seeds and the LAMMPS build that a run folder records in ``meta.json``."""
+    import rdkit
+
     from polyhpc import __version__
-    return __version__
+    from polyhpc.md.runner import lmp_header
+
+    return {"polyhpc": __version__, "rdkit": rdkit.__version__, "numpy": np.__version__,
+            "lammps": lmp_header(), "seeds": seeds, "replica": replica,
+            "protocol": protocol.name}
