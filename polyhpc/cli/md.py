@@ -126,7 +126,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> Non
                            tuple(shlex.split(lmp_args)))
     text = "\n".join(
         f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
-        f"{r.wall_s:7.1f} s  {r.ns_per_day or 0:.3g} ns/day" + (f"  {r.error}" if r.error else "")
+        f"{r.wall_s:7.1f} s" + (f"  {r.ns_per_day:.3g} ns/day" if r.ns_per_day else "")
+        + (f"  {r.error}" if r.error else "")
         for r in records)
     _emit([r.to_dict() for r in records], as_json, text)
     failed = [r for r in records if not r.ok]

@@ -18,7 +18,7 @@ import numpy as np
 
 from polyhpc.errors import PolyhpcError
 from polyhpc.fileio import write_json_atomic
-from polyhpc.md.protocol import Protocol, render_input
+from polyhpc.md.protocol import Protocol, equilibration_stages, render_input
 from polyhpc.md.runner import RunRecord, run_lammps
 
 #: HTP-MD type numbering: polymer 1-89, Li 90, TFSI 91-95 (93 = N).
@@ -45,14 +45,43 @@ def write_meta(workdir: Path, protocol: Protocol) -> Path:
     return path
 
 
+def stage_name(index: int) -> str:
+    """Run-folder name of equilibration stage ``index`` (logs, inputs, restarts)."""
+    return f"eq{index:02d}"
+
+
+def protocol_jobs(protocol: Protocol) -> list[tuple[str, str, tuple[str, ...], dict]]:
+    """``(name, template, outputs, context)`` of every LAMMPS run: 14 stages, production.
+
+    Stage 14 also needs ``average_box_A``, known only once stage 13 has run.
+    """
+    stages = equilibration_stages(protocol)
+    jobs = []
+    for s in stages:
+        last = s.index == stages[-1].index
+        jobs.append((stage_name(s.index), "equilibration_stage.in.j2",
+                     ("relaxed.restart", "relaxed.lmp") if last
+                     else (f"{stage_name(s.index)}.restart",),
+                     {"s": s, "loop_last": last, "data_file": "system.lmp",
+                      "previous_restart": f"{stage_name(s.index - 1)}.restart"
+                      if s.index > 1 else "",
+                      "restart_out": f"{stage_name(s.index)}.restart"}))
+    jobs.append(("production", "production.in.j2", ("traj.lammpstrj", "production.restart"),
+                 {"restart_file": "relaxed.restart"}))
+    return jobs
+
+
 def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: int = 1,
                  mpi_ranks: int = 1, extra_args: tuple[str, ...] = (),
                  last_polymer_type: int = 89,
                  on_line: Callable[[str], None] | None = None) -> list[RunRecord]:
     """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
 
-    Returns the stage records; a failed stage stops the run and is recorded,
-    never raised. Seeds: velocities of stage k use ``seed + k``, production ``seed``.
+    Each of the 14 equilibration stages is its own LAMMPS run that starts
+    from the previous stage's restart file (``eq01`` from ``system.lmp``),
+    so a run killed by a scheduler resumes at the stage it was in. Returns
+    the stage records; a failed stage stops the run and is recorded, never
+    raised. Seeds: velocities of stage k use ``seed + k``, production ``seed``.
     """
     workdir = Path(workdir)
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
@@ -60,15 +89,15 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
                            "build one with `polyhpc md build SMILES --out DIR`")
     run = {"threads": threads, "mpi_ranks": mpi_ranks,
            "extra_args": (*protocol.lmp_args, *extra_args), "on_line": on_line}
+    jobs = protocol_jobs(protocol)
+    equilibrated_elsewhere = (workdir / "relaxed.restart").is_file() and not any(
+        (workdir / f"{name}.log").is_file() for name, *_ in jobs[:-1])
+    if equilibrated_elsewhere:
+        jobs = jobs[-1:]
     records = []
-    stages = [("equilibration", "equilibration.in.j2", ("relaxed.restart",),
-               {"data_file": "system.lmp"}),
-              ("production", "production.in.j2", ("traj.lammpstrj", "production.restart"),
-               {"restart_file": "relaxed.restart"})]
-    for name, template, outputs, context in stages:
-        if name == "equilibration" and (workdir / "relaxed.restart").is_file() \
-                and not (workdir / "equilibration.log").is_file():
-            continue  # equilibrated elsewhere
+    for name, template, outputs, context in jobs:
+        if context.get("s") is not None and context["s"].set_average_box:
+            context["average_box_A"] = _average_box(workdir)
         text = render_input(template, protocol, seed=seed, last_polymer_type=last_polymer_type,
                             **context)
         (workdir / f"{name}.in").write_text(text)
@@ -79,6 +108,16 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
             return records
     write_meta(workdir, protocol)
     return records
+
+
+def _average_box(workdir: Path) -> float:
+    """The box length stage 13 averaged (``box_average.txt``)."""
+    path = workdir / "box_average.txt"
+    try:
+        return float(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise PolyhpcError(f"{path} is missing or unreadable: stage 13 of the equilibration "
+                           "did not finish; delete eq13.restart and run again") from None
 
 
 def replica_seeds(seed: int, replica: int) -> dict[str, int]:

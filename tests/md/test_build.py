@@ -246,8 +246,9 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     assert outcomes[0]["seeds"] != outcomes[1]["seeds"]
     for k in range(2):
         rep = out / f"rep{k}"
-        log = (rep / "equilibration.log").read_text()
-        assert log.count("Minimization stats") == 2  # stages 1 and 4
+        assert "Minimization stats" in (rep / "eq01.log").read_text()
+        assert "Minimization stats" in (rep / "eq04.log").read_text()
+        assert (rep / "relaxed.lmp").is_file()
         frames = (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
         assert frames == 11  # 2 ps every 100 steps of 2 fs, both ends
         meta = json.loads((rep / "meta.json").read_text())
@@ -261,7 +262,20 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     again = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out)])
     assert again.exit_code == 0
     records = json.loads((out / "rep0" / "records.json").read_text())
-    assert [r["skipped"] for r in records[-2:]] == [True, True]
+    assert len(records) == 30 and all(r["skipped"] for r in records[15:])
+    # a job killed during stage 7: its log is cut short, nothing after it exists
+    rep = out / "rep1"
+    log = (rep / "eq07.log").read_text()
+    (rep / "eq07.log").write_text(log[: len(log) // 2])
+    for name in ["eq07.restart", "eq08.restart", "eq09.restart", "eq10.restart", "eq11.restart",
+                 "eq12.restart", "eq13.restart", "relaxed.restart", "relaxed.lmp",
+                 "traj.lammpstrj", "production.restart"]:
+        (rep / name).unlink()
+    resumed = CliRunner().invoke(main, ["md", "run", str(rep), "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    ran = [(r["name"], r["skipped"]) for r in json.loads(resumed.stdout)]
+    assert ran == [(f"eq{k:02d}", k < 7) for k in range(1, 15)] + [("production", False)]
+    assert (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP") == 11
 
 
 @pytest.mark.lammps

@@ -5,6 +5,7 @@ import jinja2
 import pytest
 
 from polyhpc.errors import ConfigError
+from polyhpc.md.lammps import protocol_jobs
 from polyhpc.md.protocol import equilibration_stages, load_protocol, render_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,10 +16,17 @@ def _profile(name):
     return load_protocol(ROOT / "workflows" / f"md-{name}.yaml")
 
 
+def _equilibration_inputs(p, seed=1000, average_box_A=40.0):
+    """The 14 stage inputs of run_protocol, concatenated with their names."""
+    return "".join(
+        f"# ===== {name}.in =====\n" + render_input(template, p, seed=seed, last_polymer_type=89,
+                                                    average_box_A=average_box_A, **context)
+        for name, template, _, context in protocol_jobs(p)[:-1])
+
+
 def test_smoke_inputs_match_the_golden_files():
     p = _profile("smoke")
-    assert render_input("equilibration.in.j2", p, data_file="system.lmp", seed=1000,
-                        last_polymer_type=89) == (GOLDEN / "equilibration-smoke.in").read_text()
+    assert _equilibration_inputs(p) == (GOLDEN / "equilibration-smoke.in").read_text()
     assert render_input("production.in.j2", p, restart_file="relaxed.restart", seed=7,
                         last_polymer_type=89) == (GOLDEN / "production-smoke.in").read_text()
 
@@ -38,9 +46,13 @@ def test_paper_profile_is_the_htpmd_protocol():
     assert "dump            traj all custom 1000 traj.lammpstrj id mol type mass q x y z ix iy iz" \
         in text
     assert "fix             prod all nvt temp 353.0 353.0 200.0" in text  # 100 steps of damping
-    equilibration = render_input("equilibration.in.j2", p, data_file="s", seed=1,
-                                 last_polymer_type=89)
+    equilibration = _equilibration_inputs(p, seed=1)
     assert "iso 1.0 4000.0 2000.0 drag 0 mtk yes" in equilibration  # 1000 steps barostat
+    # every stage but the first starts from the previous stage's restart
+    assert equilibration.count("read_restart") == 13
+    assert "read_data       system.lmp" in equilibration
+    assert "fix             boxavg all ave/time 1 249999 250000 v_cella start 100000" \
+        in equilibration
 
 
 def test_gpu_profile_states_its_deviation_and_drops_respa():

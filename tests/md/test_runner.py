@@ -88,11 +88,13 @@ def test_smoke_equilibration_and_production_run_from_a_data_file(tmp_path, share
                                        "--threads", "2", "--json"])
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)
-    assert [r["name"] for r in records] == ["equilibration", "production"]
+    assert [r["name"] for r in records] == [f"eq{k:02d}" for k in range(1, 15)] + ["production"]
     assert all(r["ok"] for r in records)
-    log = (tmp_path / "equilibration.log").read_text()
-    assert log.count("Loop time") >= 12  # stages 2-3 and 5-14 ran
-    assert "average box length" in log
+    logs = [(tmp_path / f"eq{k:02d}.log").read_text() for k in range(1, 15)]
+    assert sum(log.count("Loop time") for log in logs) >= 14  # 2 minimizations, 12 MD stages
+    assert "average box length" in logs[12]
+    average = float((tmp_path / "box_average.txt").read_text())
+    assert f"x final 0.0 {average!r}" in (tmp_path / "eq14.in").read_text()
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["time_step"] == pytest.approx(0.2) and meta["protocol"] == "smoke"
     frames = (tmp_path / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
