@@ -161,20 +161,15 @@ def write_data(path: Path, system: System, title: str = "polyhpc") -> dict[str, 
     out.append(f"{n_types} atom types")
     out += [f"{len(bonded[k])} {k} types" for k in SECTIONS if bonded[k]]
     out += ["", f"0.0 {box:.6f} xlo xhi", f"0.0 {box:.6f} ylo yhi", f"0.0 {box:.6f} zlo zhi",
-            "", "Masses", ""]
+            ""]
+    masses, pairs = ["Masses", ""], ["", "Pair Coeffs # lj/class2/coul/long", ""]
+    unused = AtomType("", 1.0, 0.0, 1.0)  # padding up to the fixed ion numbers
     for n in range(1, n_types + 1):
-        if n in label_of:
-            t = system.atom_types[label_of[n]]
-            out.append(f"{n} {t.mass:.5f} # {label_of[n]}")
-        else:
-            out.append(f"{n} 1.0 # unused")
-    out += ["", "Pair Coeffs # lj/class2/coul/long", ""]
-    for n in range(1, n_types + 1):
-        if n in label_of:
-            t = system.atom_types[label_of[n]]
-            out.append(f"{n} {t.epsilon:.6g} {t.sigma:.6g} # {label_of[n]}")
-        else:
-            out.append(f"{n} 0.0 1.0 # unused")
+        label = label_of.get(n, "unused")
+        t = system.atom_types.get(label, unused)
+        masses.append(f"{n} {t.mass:.5f} # {label}")
+        pairs.append(f"{n} {t.epsilon:.6g} {t.sigma:.6g} # {label}")
+    out += masses + pairs
     for kind, sections in SECTIONS.items():
         if not bonded[kind]:
             continue
