@@ -77,3 +77,7 @@ def test_at_least_98_percent_of_htpmd_units_get_complete_parameters():
     report = parameter_coverage(load_htpmd_train()["smiles"].tolist(), read_frc())
     assert report.n_units == 6024
     assert report.fraction >= 0.98
+    assert report.n_complete == 5904
+    # the public PCFF's o-/p increments would charge a neutral P=O: those units are refused
+    assert report.failures["non_neutral_increment: p-o="] == 16
+    assert report.failures["invalid: element Cl is outside C F H N O P S"] == 27
