@@ -222,3 +222,37 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp
     _emit(outcomes, as_json, text)
     if not any(o["ok"] for o in outcomes):
         raise PolyhpcError(f"all {len(outcomes)} replicas failed (see {outdir / 'replicas.json'})")
+
+
+@md.command("plot")
+@click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_profile_option
+@click.option("--out", "path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Image file (default: WORKDIR/equilibration.png).")
+@click.option("--json", "as_json", is_flag=True, help="Last density, T and P of each stage.")
+def md_plot(workdir, profile, path, as_json) -> None:
+    """Density, temperature and pressure through equilibration and production.
+
+    Reads the thermo output of WORKDIR's LAMMPS logs (eq01..eq14, production)
+    and draws them against simulated time, one panel each, stages marked.
+    """
+    from polyhpc.md.thermo import plot_equilibration, read_thermo
+
+    protocol = _profile(profile)
+    thermo = read_thermo(workdir, protocol)
+    rows = [{"stage": t.name, "density_g_cm3": _last(t.column("v_sysdensity")),
+             "temperature_K": _last(t.column("Temp")), "pressure_atm": _last(t.column("Press"))}
+            for t in thermo]
+    if as_json:
+        _emit(rows, True, "")
+        return
+    out = plot_equilibration(workdir, protocol, path or workdir / "equilibration.png")
+    for r in rows:
+        density = "" if r["density_g_cm3"] is None else f"  {r['density_g_cm3']:.4f} g/cm3"
+        click.echo(f"{r['stage']:<11} T {r['temperature_K']:8.2f} K  "
+                   f"P {r['pressure_atm']:10.2f} atm{density}")
+    click.echo(f"wrote {out}")
+
+
+def _last(values):
+    return float(values[-1]) if len(values) else None

@@ -276,6 +276,13 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     ran = [(r["name"], r["skipped"]) for r in json.loads(resumed.stdout)]
     assert ran == [(f"eq{k:02d}", k < 7) for k in range(1, 15)] + [("production", False)]
     assert (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP") == 11
+    plotted = CliRunner().invoke(main, ["md", "plot", str(rep), "--json"])
+    stages = json.loads(plotted.stdout)
+    assert [r["stage"] for r in stages] == [f"eq{k:02d}" for k in range(1, 15)] + ["production"]
+    assert stages[0]["temperature_K"] == 0.0  # stage 1 minimizes before any velocities
+    assert 0.2 < stages[13]["density_g_cm3"] < 0.4  # smoke: barely compressed from 0.28
+    assert CliRunner().invoke(main, ["md", "plot", str(rep)]).exit_code == 0
+    assert (rep / "equilibration.png").stat().st_size > 10_000
 
 
 @pytest.mark.lammps
@@ -303,3 +310,23 @@ def test_a_missing_lmp_is_a_recorded_failure_of_each_replica(monkeypatch, tmp_pa
     assert (tmp_path / "peo" / "rep1" / "system.lmp").is_file()
     saved = json.loads((tmp_path / "peo" / "replicas.json").read_text())
     assert saved == outcomes
+
+
+def test_thermo_blocks_are_read_across_warnings_and_loop_summaries():
+    from polyhpc.md.thermo import parse_thermo
+
+    log = """LAMMPS (22 Jul 2025)
+   Step          Temp          Press          v_sysdensity
+         0   0              9484.066       0.2757
+WARNING: something harmless
+        50   0             -333.27        0.2757
+Loop time of 0.05 on 2 procs for 50 steps with 288 atoms
+   Step          Temp          Press          v_sysdensity
+        50   353            756.05        0.2757
+        70   206.29         262.50        0.2760
+Loop time of 0.02 on 2 procs for 20 steps with 288 atoms
+"""
+    columns, rows = parse_thermo(log)
+    assert columns == ("Step", "Temp", "Press", "v_sysdensity")
+    assert rows[:, 0].tolist() == [0.0, 50.0, 50.0, 70.0]
+    assert rows[-1, 3] == 0.2760
