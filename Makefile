@@ -36,6 +36,7 @@ run: setup
 	$(BIN)/polyhpc md run runs/md-peo --profile smoke --threads 2
 	$(BIN)/polyhpc analyze runs/md-peo
 	$(BIN)/polyhpc md replicas '*CCO*' -n 2 --profile smoke --threads 2 --out runs/md-replicas
+	$(BIN)/polyhpc md plot runs/md-replicas/rep0
 	$(BIN)/polyhpc analyze runs/md-replicas/rep0 runs/md-replicas/rep1 --save --out runs/md-replicas/analysis
 	$(BIN)/polyhpc generate train --config workflows/generator-smoke.yaml --out runs/generator/model.pt --resume
 	$(BIN)/polyhpc generate sample runs/generator/model.pt -n 20 --max-tokens 0 --temperature 1.2 --max-draws 20000 --out runs/generator/candidates.csv
