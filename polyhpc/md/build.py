@@ -8,13 +8,14 @@ positions. polyhpc does that insertion at build time (the same algorithm
 as LAMMPS ``fix deposit ... near``), so one data file holds the whole system.
 
 Chains are grown, not embedded: one repeat unit is embedded once with RDKit
-(ETKDG, the more extended half of a few conformers) and copies of it are
+(ETKDG, the more extended half of ten conformers) and copies of it are
 joined head to tail, each copy a random one of those conformers with a
-random rotation about the junction bond, rejecting
-placements that come closer than ``min_distance_A`` to any atom more than
-three bonds away (minimum image, all chains). A 1,000-atom chain takes a
-fraction of a second; the equilibration's minimization fixes the junction
-geometry.
+random rotation about the junction bond. A placement is rejected when an
+atom comes closer than ``min_distance_A`` to any atom more than three bonds
+away, or two heavy atoms closer than ``min_heavy_distance_A`` (minimum
+image, all chains); a blocked chain backtracks a few units. A 1,000-atom
+chain takes well under a second; the equilibration's minimization fixes the
+junction geometry.
 """
 
 from __future__ import annotations
