@@ -330,3 +330,42 @@ Loop time of 0.02 on 2 procs for 20 steps with 288 atoms
     assert columns == ("Step", "Temp", "Press", "v_sysdensity")
     assert rows[:, 0].tolist() == [0.0, 50.0, 50.0, 70.0]
     assert rows[-1, 3] == 0.2760
+
+
+def _angleangle_forms(path, element_of):
+    """Every improper's AngleAngle terms in an order-free form.
+
+    Each improper A-B-C-D gives three (angle pair, M) couplings and three
+    (angle, theta0) references, angles written as sorted element triples, so
+    two files agree exactly when LAMMPS evaluates the same energy.
+    """
+    d = _sections(path)
+    types = {int(r[0]): int(r[2]) for r in d["Atoms"]}
+    aa = {int(r[0]): r[1:] for r in d["AngleAngle Coeffs"]}
+    forms = set()
+    for _, t, a, b, c, e in d["Impropers"]:
+        ea, eb, ec, ed = (element_of(types[int(x)]) for x in (a, b, c, e))
+        abc, abd, cbd = ((min(x, y), eb, max(x, y)) for x, y in ((ea, ec), (ea, ed), (ec, ed)))
+        m1, m2, m3, t1, t2, t3 = aa[int(t)]
+        couplings = frozenset({(frozenset({abc, cbd}), round(m1, 3)),
+                               (frozenset({abc, abd}), round(m2, 3)),
+                               (frozenset({abd, cbd}), round(m3, 3))})
+        references = frozenset({(abc, round(t1, 1)), (abd, round(t2, 1)), (cbd, round(t3, 1))})
+        forms.add((eb, couplings, references))
+    return forms
+
+
+def test_angleangle_terms_match_the_htpmd_data_file_instance_by_instance(shared_data, tmp_path):
+    """HTP-MD's PEO file pairs M1..M3 and theta1..3 with the same angles as polyhpc.
+
+    LAMMPS improper_style class2 couples ABC-CBD (M1), ABC-ABD (M2), ABD-CBD
+    (M3) with references ABC, ABD, CBD; both files must follow it.
+    """
+    built = build_system("*CCO*", SMOKE, seed=3)
+    write_system(tmp_path, built)
+    ours = _angleangle_forms(tmp_path / "system.lmp",
+                             lambda t: {1: "c", 2: "o", 3: "c", 4: "h"}.get(t, "ion"))
+    theirs = _angleangle_forms(shared_data / ION_DIR / "system.lmp",
+                               lambda t: {5: "h", 6: "o"}.get(t, "c"))
+    polymer = {f for f in ours if f[0] == "c"}
+    assert len(polymer) >= 4 and polymer <= theirs
