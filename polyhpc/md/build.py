@@ -297,10 +297,9 @@ class BuiltSystem:
     summary: dict
 
 
-def _labelled_smiles(unit: Chem.Mol) -> str:
-    """The unit with HTP-MD's [Cu] and [Au] end labels, e.g. ``[Cu]CCO[Au]``."""
-    text = Chem.MolToSmiles(unit)
-    return text.replace("*", "[Cu]", 1).replace("*", "[Au]", 1)
+def _labelled_smiles(unit_smiles: str) -> str:
+    """The (RDKit-written) unit with HTP-MD's [Cu] and [Au] end labels, e.g. ``[Cu]CCO[Au]``."""
+    return unit_smiles.replace("*", "[Cu]", 1).replace("*", "[Au]", 1)
 
 
 def build_system(smiles: str, settings: BuildSettings | None = None, seed: int = 1,
@@ -338,10 +337,10 @@ def build_system(smiles: str, settings: BuildSettings | None = None, seed: int =
     density = settings.density_g_cm3 / settings.box_expand ** 3
     box = (polymer_mass / AVOGADRO / density * 1e24) ** (1.0 / 3.0)
 
-    unit = parse_repeat_unit(smiles)
-    body = len([a for a in unit.GetAtoms() if a.GetAtomicNum() != 0])
     template, monomer = unit_template(smiles, seed)
-    copy, source = _chain_to_template(chain_mol, monomer, body, chain.degree_of_polymerization)
+    # the monomer's first cap follows the unit's body atoms: its index is the body size
+    copy, source = _chain_to_template(chain_mol, monomer, template.cap1,
+                                      chain.degree_of_polymerization)
     rng = np.random.default_rng([seed, 1])
     molecules: list[Molecule] = []
     occupancy = Occupancy(box, settings)
@@ -365,7 +364,8 @@ def build_system(smiles: str, settings: BuildSettings | None = None, seed: int =
     system = System(box, molecules, atom_types, terms)
     ion_mass = pairs * (sum(ION_TYPES[x][2] for x in anion.labels) + ION_TYPES["Li+"][2])
     summary = {
-        "unit_smiles": smiles, "mol_smiles": _labelled_smiles(unit), "poly_smiles": chain.smiles,
+        "unit_smiles": smiles, "mol_smiles": _labelled_smiles(chain.unit_smiles),
+        "poly_smiles": chain.smiles,
         "degree_of_polymerization": chain.degree_of_polymerization,
         "backbone_atoms": chain.backbone_atoms, "chains": n_chains,
         "atoms_per_chain": atoms_per_chain, "polymer_atoms": n_chains * atoms_per_chain,
