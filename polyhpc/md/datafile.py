@@ -12,6 +12,7 @@ gap is filled with unused types, as in the HTP-MD data files.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,26 @@ SECTIONS = {
     "improper": ("Improper Coeffs", "AngleAngle Coeffs"),
 }
 _PLURAL = {"bond": "bonds", "angle": "angles", "dihedral": "dihedrals", "improper": "impropers"}
+
+
+def bonded_terms(bonds, neighbours) -> tuple[list, list, list]:
+    """Angles, dihedrals and class II impropers implied by the bonds.
+
+    ``neighbours[i]`` lists the atoms bonded to atom ``i``. Impropers, centre
+    second: one per three-coordinated atom and the four triples of every
+    four-coordinated atom, as msi2lmp writes class II.
+    """
+    angles = [(i, j, k) for j, near in enumerate(neighbours)
+              for i, k in itertools.combinations(near, 2)]
+    dihedrals = [(i, j, k, m) for j, k in bonds for i in neighbours[j] for m in neighbours[k]
+                 if i not in (j, k) and m not in (j, k) and i != m]
+    impropers = []
+    for j, near in enumerate(neighbours):
+        if len(near) == 3:
+            impropers.append((near[0], j, near[1], near[2]))
+        elif len(near) == 4:
+            impropers += [(a, j, b, c) for a, b, c in itertools.combinations(near, 3)]
+    return angles, dihedrals, impropers
 
 
 def canonical_key(labels, atoms) -> tuple[tuple, tuple]:

@@ -20,6 +20,7 @@ import numpy as np
 from rdkit import Chem
 
 from polyhpc.errors import PolyhpcError
+from polyhpc.md.datafile import Molecule, bonded_terms, canonical_key
 from polyhpc.md.frc import ForceField
 from polyhpc.md.typing import assign_types
 
@@ -203,16 +204,10 @@ def assign_parameters(mol: Chem.Mol, lookup: ParameterLookup) -> Assignment:
         if lookup.bond(types[i], types[j]) is None:
             missing["bond"].append((types[i], types[j]))
     neighbours = [[x.GetIdx() for x in atom.GetNeighbors()] for atom in mol.GetAtoms()]
-    angles = [(i, j, k) for j in range(n) for i, k in itertools.combinations(neighbours[j], 2)]
+    angles, torsions, _ = bonded_terms(bonds, neighbours)
     for i, j, k in angles:
         if lookup.angle(types[i], types[j], types[k]) is None:
             missing["angle"].append((types[i], types[j], types[k]))
-    torsions = []
-    for j, k in bonds:
-        for i in neighbours[j]:
-            for m in neighbours[k]:
-                if i not in (j, k) and m not in (j, k) and i != m:
-                    torsions.append((i, j, k, m))
     approximated = []
     for i, j, k, m in torsions:
         found, source = lookup.torsion_with_source(types[i], types[j], types[k], types[m])
@@ -369,8 +364,6 @@ def class2_molecule(mol: Chem.Mol, lookup: ParameterLookup, name: str = "polymer
         A bond, angle, torsion, out-of-plane or bond-increment term is missing;
         the message lists the type tuples.
     """
-    from polyhpc.md.datafile import Molecule, canonical_key
-
     assignment = assign_parameters(mol, lookup)
     if not assignment.complete:
         missing = "; ".join(f"{kind} {'-'.join(key)}" for kind, keys in
@@ -381,17 +374,9 @@ def class2_molecule(mol: Chem.Mol, lookup: ParameterLookup, name: str = "polymer
     builder = Class2Terms(lookup)
     angles = [canonical_key(labels, a)[1] for a in assignment.angles]
     dihedrals = [canonical_key(labels, d)[1] for d in assignment.torsions]
-    impropers = []
-    planar = set()
-    for atom in mol.GetAtoms():
-        j = atom.GetIdx()
-        neighbours = [x.GetIdx() for x in atom.GetNeighbors()]
-        if len(neighbours) == 3:
-            impropers.append((neighbours[0], j, neighbours[1], neighbours[2]))
-            if _is_planar(atom):
-                planar.add(j)
-        elif len(neighbours) == 4:
-            impropers += [(a, j, b, c) for a, b, c in itertools.combinations(neighbours, 3)]
+    neighbours = [[x.GetIdx() for x in atom.GetNeighbors()] for atom in mol.GetAtoms()]
+    _, _, impropers = bonded_terms(assignment.bonds, neighbours)
+    planar = {atom.GetIdx() for atom in mol.GetAtoms() if _is_planar(atom)}
     terms: dict = {"bond": {}, "angle": {}, "dihedral": {}, "improper": {}}
     for i, j in assignment.bonds:
         key = tuple(sorted((labels[i], labels[j])))

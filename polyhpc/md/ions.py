@@ -15,11 +15,9 @@ writer treats the ions exactly like a parameterized polymer.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from polyhpc.md.datafile import Molecule, canonical_key
+from polyhpc.md.datafile import Molecule, bonded_terms, canonical_key
 
 CITATION = ("Li+/TFSI-: Monteiro et al., J. Phys. Chem. B 112, 2102 (2008), "
             "charges scaled by 0.7 (HTP-MD, Xie et al., Nat. Commun. 13, 3415 (2022))")
@@ -111,11 +109,7 @@ def tfsi() -> tuple[Molecule, dict]:
     for i, j in _TFSI_BONDS:
         neighbours[i].append(j)
         neighbours[j].append(i)
-    angles = [(i, j, k) for j in neighbours for i, k in itertools.combinations(neighbours[j], 2)]
-    dihedrals = [(i, j, k, m) for j, k in _TFSI_BONDS for i in neighbours[j] for m in neighbours[k]
-                 if i != k and m != j and i != m]
-    impropers = [(a, j, b, c) for j in neighbours if len(neighbours[j]) == 4
-                 for a, b, c in itertools.combinations(neighbours[j], 3)]
+    angles, dihedrals, impropers = bonded_terms(_TFSI_BONDS, list(neighbours.values()))
     terms = ion_terms()
     for imp in impropers:
         terms["improper"][tuple(labels[a] for a in imp)] = _improper_key_terms(
