@@ -146,27 +146,27 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     seeds = replica_seeds(seed, replica)
     outcome = {"smiles": smiles, "replica": replica, "workdir": str(workdir), "seeds": seeds,
                "ok": False, "error": None, "stage": None}
+
+    def finish(**changes) -> dict:
+        outcome.update(changes)
+        write_json_atomic(workdir / "outcome.json", outcome)
+        return outcome
+
     if not _built(workdir) and not (workdir / "relaxed.restart").is_file():
         try:
             built = build_system(smiles, protocol.build, seeds["build"], frc)
             write_system(workdir, built, {"provenance": provenance(seeds, protocol, replica)})
         except PolyhpcError as exc:
-            outcome.update(stage="build", error=str(exc))
-            write_json_atomic(workdir / "outcome.json", outcome)
-            return outcome
+            return finish(stage="build", error=str(exc))
     try:
         records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
                                extra_args, on_line=on_line, on_record=on_record)
     except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
-        outcome.update(stage="run", error=str(exc))
-        write_json_atomic(workdir / "outcome.json", outcome)
-        return outcome
-    failed = [r for r in records if not r.ok]
-    outcome.update(ok=not failed, stage=failed[0].name if failed else None,
-                   error=failed[0].error if failed else None,
-                   ns_per_day={r.name: r.ns_per_day for r in records})
-    write_json_atomic(workdir / "outcome.json", outcome)
-    return outcome
+        return finish(stage="run", error=str(exc))
+    failed = next((r for r in records if not r.ok), None)
+    return finish(ok=failed is None, stage=failed.name if failed else None,
+                  error=failed.error if failed else None,
+                  ns_per_day={r.name: r.ns_per_day for r in records})
 
 
 def _built(workdir: Path) -> bool:
