@@ -29,6 +29,7 @@ from rdkit import Chem
 
 from polyhpc.chem.polymerize import repeat_unit
 from polyhpc.chem.smiles import end_atoms, parse_repeat_unit
+from polyhpc.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -205,9 +206,7 @@ def canonical_keys(smiles: list[str], cache: bool = True, workers: int | None = 
     if cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".part")
-            partial.write_text(json.dumps(keys))
-            partial.replace(path)
+            write_text_atomic(path, json.dumps(keys))
         except OSError as exc:
             log.warning("cannot write canonical cache %s: %s", path, exc)
     return keys
