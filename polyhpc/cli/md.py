@@ -246,7 +246,8 @@ def md_plot(workdir, profile, path, as_json) -> None:
     if as_json:
         _emit(rows, True, "")
         return
-    out = plot_equilibration(workdir, protocol, path or workdir / "equilibration.png")
+    out = plot_equilibration(thermo, protocol, path or workdir / "equilibration.png",
+                             title=workdir.name)
     for r in rows:
         density = "" if r["density_g_cm3"] is None else f"  {r['density_g_cm3']:.4f} g/cm3"
         click.echo(f"{r['stage']:<11} T {r['temperature_K']:8.2f} K  "

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from polyhpc.errors import PolyhpcError
-from polyhpc.md.lammps import protocol_jobs
+from polyhpc.md.lammps import protocol_jobs, stage_name
 from polyhpc.md.protocol import Protocol, equilibration_stages
 
 
@@ -70,12 +70,15 @@ def read_thermo(workdir: Path, protocol: Protocol) -> list[StageThermo]:
     return found
 
 
-def plot_equilibration(workdir: Path, protocol: Protocol, path: Path) -> Path:
-    """Density, temperature and pressure against simulated time over all stages."""
+def plot_equilibration(thermo: list[StageThermo], protocol: Protocol, path: Path,
+                       title: str = "") -> Path:
+    """Density, temperature and pressure against simulated time over all stages.
+
+    ``thermo`` is what :func:`read_thermo` returns for a run folder.
+    """
     from polyhpc.analysis.plots import _pyplot
 
-    stages = {f"eq{s.index:02d}": s for s in equilibration_stages(protocol)}
-    thermo = read_thermo(workdir, protocol)
+    stages = {stage_name(s.index): s for s in equilibration_stages(protocol)}
     plt = _pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(7, 6.5), dpi=120, sharex=True)
     elapsed_ps = 0.0
@@ -100,7 +103,7 @@ def plot_equilibration(workdir: Path, protocol: Protocol, path: Path) -> Path:
     axes[1].set_ylabel("T (K)")
     axes[2].set_ylabel("P (atm)")
     axes[2].set_xlabel("simulated time (ps)")
-    fig.suptitle(f"{Path(workdir).name}: HTP-MD equilibration and production "
+    fig.suptitle(f"{title}{': ' if title else ''}HTP-MD equilibration and production "
                  f"({protocol.name} profile)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
