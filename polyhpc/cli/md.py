@@ -46,12 +46,10 @@ def _recorded_velocity_seed(workdir: Path, default: int = 1000) -> int:
 
 
 def _profile(profile: str):
-    from polyhpc.md.protocol import TEMPLATES, load_protocol
+    from polyhpc.md.protocol import load_protocol
+    from polyhpc.resources import resolve_yaml
 
-    path = Path(profile)
-    if not path.is_file():
-        path = TEMPLATES.parent / "workflows" / f"md-{profile}.yaml"
-    return load_protocol(path)
+    return load_protocol(resolve_yaml(profile, "md"))
 
 
 _lmp_args_option = click.option(

@@ -33,6 +33,9 @@ class TrainingSetConfig:
     """How the generator's training set is assembled."""
 
     high_fraction: float = field(default=0.05, metadata={"min": 0.001, "max": 0.5})
+    # A fixed class threshold (mS/cm) instead of the high_fraction quantile: a campaign
+    # fixes it at iteration 1 so that it never moves when results are added (paper 3.1).
+    threshold_mS_per_cm: float | None = field(default=None, metadata={"min": 0.0})
     oversample: bool = True
     extra: tuple[ExtraUnits, ...] = (ExtraUnits(),)
     validation_fraction: float = field(default=0.05, metadata={"min": 0.0, "max": 0.5})
@@ -71,7 +74,8 @@ def build_training_set(frame: pd.DataFrame, config: TrainingSetConfig) -> Traini
     rng = np.random.default_rng(config.seed)
     smiles = frame["smiles"].map(normalize_end_markers).to_numpy()
     conductivity = frame["conductivity_mS_per_cm"].to_numpy(dtype=np.float64)
-    threshold = high_class_threshold(conductivity, config.high_fraction)
+    threshold = config.threshold_mS_per_cm if config.threshold_mS_per_cm is not None \
+        else high_class_threshold(conductivity, config.high_fraction)
     labels = (conductivity >= threshold).astype(np.int64)
     order = rng.permutation(len(smiles))
     n_validation = int(round(config.validation_fraction * len(smiles)))

@@ -17,8 +17,8 @@ import jinja2
 
 from polyhpc.config import load_config
 from polyhpc.md.build import BuildSettings
+from polyhpc.resources import templates_dir
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "lammps_templates"
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def equilibration_stages(p: Protocol) -> list[Stage]:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_dir()),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True)
 

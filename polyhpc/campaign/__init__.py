@@ -1,0 +1,1 @@
+"""The discovery campaign: generate, evaluate, feed back, retrain (Parsl-driven)."""

@@ -1,0 +1,1 @@
+"""MD profiles, generator and campaign configs (YAML), shipped as ``polyhpc.workflows``."""

@@ -1,0 +1,1 @@
+"""Parsl site factories: each module's ``make_config`` returns a fresh ``parsl.Config``."""
