@@ -20,7 +20,6 @@ from polyhpc.md.build import BuildSettings
 from polyhpc.resources import templates_dir
 
 
-
 @dataclass(frozen=True)
 class Protocol:
     """Every number of an HTP-MD run."""
