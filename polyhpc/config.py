@@ -1,14 +1,19 @@
 """Frozen-dataclass configuration loaded from YAML, strictly.
 
 Every stage describes its settings as a frozen dataclass whose fields may
-carry ``metadata={"min": ..., "max": ..., "choices": ...}``. :func:`load_config`
-builds one from a YAML file or a dict, rejecting unknown keys, wrong types
-and out-of-range values with a message that names the key path.
+carry ``metadata={"min": ..., "max": ..., "choices": ...}`` (``"min_open":
+True`` / ``"max_open": True`` make a bound exclusive). :func:`load_config`
+builds one from a YAML file or a dict, rejecting unknown keys, wrong types,
+non-finite numbers (YAML ``.nan``, ``.inf``) and out-of-range values with a
+message that names the key path. :func:`option_type` turns the same metadata
+into the click type of a command-line option that sets the field, so a range
+is declared once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -20,12 +25,24 @@ from polyhpc.errors import ConfigError
 
 def _check_value(name: str, value, field: dataclasses.Field):
     meta = field.metadata
+    if isinstance(value, (list, tuple)) and ("min" in meta or "max" in meta):
+        for i, item in enumerate(value):
+            _check_value(f"{name}[{i}]", item, field)
+        return
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(f"{name}: {value!r} is not one of {list(meta['choices'])}")
-    if "min" in meta and value is not None and value < meta["min"]:
-        raise ConfigError(f"{name}: {value!r} is below the minimum {meta['min']}")
-    if "max" in meta and value is not None and value > meta["max"]:
-        raise ConfigError(f"{name}: {value!r} is above the maximum {meta['max']}")
+    if value is None:
+        return
+    if "min" in meta:
+        if meta.get("min_open") and value <= meta["min"]:
+            raise ConfigError(f"{name}: {value!r} must be above {meta['min']}")
+        if value < meta["min"]:
+            raise ConfigError(f"{name}: {value!r} is below the minimum {meta['min']}")
+    if "max" in meta:
+        if meta.get("max_open") and value >= meta["max"]:
+            raise ConfigError(f"{name}: {value!r} must be below {meta['max']}")
+        if value > meta["max"]:
+            raise ConfigError(f"{name}: {value!r} is above the maximum {meta['max']}")
 
 
 def _convert(name: str, value, hint):
@@ -60,6 +77,8 @@ def _convert(name: str, value, hint):
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -119,6 +138,34 @@ def load_config(source: Path | str | dict | None, cls):
         return _build(cls, data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def option_type(cls, name: str):
+    """The click type of an option that sets field ``name`` of config class ``cls``.
+
+    The field's ``min``/``max`` metadata (and ``min_open``/``max_open``)
+    become a ``click.IntRange`` or ``click.FloatRange``, so the command line
+    refuses what :func:`load_config` refuses, with the option named, e.g.
+    ``@click.option("--chains", type=option_type(BuildSettings, "chains"))``.
+    Non-finite floats are refused for every option by the CLI's command class.
+    """
+    import click
+
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        raise KeyError(f"{cls.__name__} has no field {name!r}")
+    hint = typing.get_type_hints(cls)[name]
+    kinds = {hint} | set(typing.get_args(hint))
+    meta = fields[name].metadata
+    bounds = {"min": meta.get("min"), "max": meta.get("max"),
+              "min_open": bool(meta.get("min_open")), "max_open": bool(meta.get("max_open"))}
+    if int in kinds and float not in kinds:
+        if bounds["min_open"] or bounds["max_open"]:
+            raise ValueError(f"{cls.__name__}.{name}: give integer bounds as inclusive")
+        return click.IntRange(min=bounds["min"], max=bounds["max"])
+    if float in kinds:
+        return click.FloatRange(**bounds)
+    raise TypeError(f"{cls.__name__}.{name} is not a number field ({hint})")
 
 
 def to_dict(config) -> dict:
