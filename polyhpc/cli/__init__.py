@@ -8,6 +8,7 @@ become one-line messages and a non-zero exit code. One module per stage.
 from polyhpc.cli import (  # noqa: F401  (importing registers the commands)
     analyze,
     bench,
+    campaign,
     data,
     generate,
     md,

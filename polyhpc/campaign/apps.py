@@ -1,0 +1,94 @@
+"""The Parsl apps of polyhpc and the Parsl session a campaign runs in.
+
+This module and ``workflows/sites/`` are the only places that import Parsl.
+A task is ``polyhpc.campaign.tasks.run_task(kind, spec)``; the session routes
+each kind to an executor of the site: AI work (train, sample) to ``ai``, MD
+replicas to ``md``, everything else (analysis, surrogate) to ``cpu``. A site
+with one executor (``local``) runs everything there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from concurrent.futures import Future
+from pathlib import Path
+
+from polyhpc.errors import ConfigError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+#: Executor label each task kind prefers; a site without that label uses its first executor.
+ROUTES = {"train": "ai", "sample": "ai", "md": "md", "analyze": "cpu",
+          "surrogate_train": "cpu", "surrogate_predict": "cpu", "noop": "cpu"}
+
+
+def _run_task(kind: str, spec: dict) -> dict:
+    from polyhpc.campaign.tasks import run_task
+
+    return run_task(kind, spec)
+
+
+def site_module(kind: str):
+    """The site factory module ``polyhpc.workflows.sites.<kind>`` (dashes become underscores)."""
+    name = f"polyhpc.workflows.sites.{kind.replace('-', '_')}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("parsl"):
+            raise MissingDependencyError("Parsl is missing: pip install parsl") from None
+        raise ConfigError(f"site.kind {kind!r}: no site factory {name}") from None
+
+
+class ParslSession:
+    """A loaded Parsl DataFlowKernel for one campaign run (a context manager).
+
+    Parameters
+    ----------
+    site : polyhpc.campaign.config.SiteConfig
+    run_dir : Path
+        Parsl's run folder (inside the campaign folder; Parsl logs go there only).
+    cores_per_task : int
+        Cores of one MD replica, for sites that size workers by it.
+    """
+
+    def __init__(self, site, run_dir: Path, cores_per_task: int = 1, **site_options):
+        self.site = site
+        self.run_dir = Path(run_dir)
+        self.cores_per_task = cores_per_task
+        self.site_options = site_options
+        self.dfk = None
+        self._apps: dict[str, object] = {}
+        self.config = None
+
+    def __enter__(self) -> ParslSession:
+        import parsl
+        from parsl import python_app
+
+        # Parsl logs to run_dir/NNN/parsl.log; keep it off the terminal.
+        logging.getLogger("parsl").propagate = False
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config = site_module(self.site.kind).make_config(
+            self.site, run_dir=str(self.run_dir), cores_per_task=self.cores_per_task,
+            **self.site_options)
+        self.dfk = parsl.load(self.config)
+        labels = [e.label for e in self.config.executors]
+        for kind, route in ROUTES.items():
+            label = route if route in labels else labels[0]
+            self._apps[kind] = python_app(_run_task, executors=[label])
+        (Path(self.dfk.run_dir) / "config.txt").write_text(repr(self.config) + "\n")
+        return self
+
+    def submit(self, kind: str, spec: dict) -> Future:
+        """Start a task; the future's result is what :func:`run_task` returns."""
+        return self._apps[kind](kind, spec)
+
+    def __exit__(self, *exc) -> None:
+        import parsl
+
+        try:
+            if self.dfk is not None:
+                self.dfk.cleanup()
+        finally:
+            parsl.clear()
+            self.dfk = None

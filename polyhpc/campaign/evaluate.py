@@ -1,0 +1,395 @@
+"""Evaluating candidates: objectives, replica aggregates, buildability, surrogate picks.
+
+Three evaluators (``evaluator.kind``):
+
+- ``md``: every candidate and the reference run R MD replicas (build,
+  14-stage equilibration, production, analysis); a replica whose LAMMPS run
+  fails is retried with a new seed up to ``md.retries`` times;
+- ``surrogate``: the surrogate's prediction is the result, labelled
+  ``surrogate`` everywhere (ledger, report, feedback);
+- ``surrogate+md``: the surrogate scores every candidate, its acquisition
+  (UCB with a diversity filter) picks ``md_top_k`` of them for MD.
+
+The objective is the conductivity (S/cm) or the efficacy, conductivity
+times the cation transference number (paper, Outlook).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from polyhpc.analysis.results import PROPERTIES, UNITS
+from polyhpc.errors import PolyhpcError
+
+
+class UnitMismatchError(PolyhpcError):
+    """A result states its conductivity in another unit than S/cm."""
+
+
+def check_units(properties: dict, source: str) -> None:
+    """Refuse a result whose ``units`` map says anything but S/cm for conductivity.
+
+    A result is never relabelled: a file in mS/cm is an error, with its name.
+    """
+    units = properties.get("units")
+    if units is None:
+        raise UnitMismatchError(f"{source}: result has no 'units' map; conductivity must be "
+                                "stated in S/cm")
+    for key in ("conductivity", "conductivity_ne"):
+        if key in units and units[key] != UNITS[key]:
+            raise UnitMismatchError(f"{source}: {key} is in {units[key]!r}, polyhpc records "
+                                    f"{UNITS[key]!r}; convert it, it is never relabelled")
+
+
+def objective_value(properties: dict, objective: str) -> float:
+    """The campaign objective of one result (S/cm)."""
+    conductivity = properties.get("conductivity", math.nan)
+    if objective == "conductivity":
+        return float(conductivity)
+    if objective == "efficacy":
+        return float(conductivity) * float(properties.get("transference_number", math.nan))
+    raise PolyhpcError(f"unknown objective {objective!r}")
+
+
+def aggregate(results: list[dict], n_replicas: int, objective: str) -> dict:
+    """Replica mean and sample std (ddof=1) of every property and of the objective.
+
+    Values that are not finite (e.g. a transference number without any charged cluster) are
+    left out of that property's mean; ``n_finished`` counts replicas with a result. A
+    candidate with no finished replica (or no finite objective) is ``failed``.
+    """
+    def stats(values) -> tuple[float | None, float | None]:
+        finite = np.array([v for v in values if v is not None and math.isfinite(v)], float)
+        if len(finite) == 0:
+            return None, None
+        return float(finite.mean()), float(finite.std(ddof=1)) if len(finite) > 1 else None
+
+    mean, std = {}, {}
+    for name in PROPERTIES:
+        mean[name], std[name] = stats([r["properties"].get(name) for r in results])
+    objective_mean, objective_std = stats([r["objective"] for r in results])
+    return {"objective": objective, "n_replicas": n_replicas, "n_finished": len(results),
+            "objective_mean": objective_mean, "objective_std": objective_std,
+            "conductivity_mean": mean["conductivity"], "conductivity_std": std["conductivity"],
+            "mean": mean, "std": std,
+            "status": "ok" if results and objective_mean is not None else "failed"}
+
+
+def buildability(smiles: str, lookup) -> str | None:
+    """Why a unit cannot be built for MD (invalid, untypeable, missing parameters), or None.
+
+    Checked once per candidate before any replica is queued: such a candidate is
+    recorded with the reason and never retried.
+    """
+    from polyhpc.md.coverage import unit_assignment
+
+    try:
+        assignment = unit_assignment(smiles, lookup)
+    except PolyhpcError as exc:
+        return str(exc)
+    if not assignment.complete:
+        missing = "; ".join(f"{kind}: {'-'.join(key)}" for kind, keys in
+                            assignment.missing.items() for key in keys)
+        return f"missing PCFF parameters ({missing})"
+    return None
+
+
+def surrogate_properties(row: dict) -> dict:
+    """A surrogate prediction row as a result's properties (S/cm), marked as surrogate."""
+    props = {"conductivity": float(10 ** row["surrogate_log10_conductivity"]),
+             "surrogate_log10_conductivity": row["surrogate_log10_conductivity"],
+             "surrogate_log10_conductivity_std": row["surrogate_log10_conductivity_std"],
+             "source": "surrogate", "units": {"conductivity": UNITS["conductivity"]}}
+    if row.get("surrogate_transference_number") is not None:
+        props["transference_number"] = row["surrogate_transference_number"]
+    return props
+
+
+def pick_for_md(rows: list[dict], k: int, method: str, beta: float,
+                max_similarity: float) -> list[str]:
+    """Canonical identities the surrogate's acquisition sends to MD, in pick order."""
+    import pandas as pd
+
+    from polyhpc.surrogate.acquisition import select
+
+    table = pd.DataFrame(rows)
+    picked = select(table, k, method, beta, max_similarity)
+    return picked["canonical"].tolist()
+
+
+# ---------------------------------------------------------------------------- evaluators
+_OPEN = ("pending", "submitted", "running")
+
+#: Columns of the HTP-MD property table a campaign's MD means are written under, S/cm first.
+_TRAINING_COLUMNS = {"conductivity": "conductivity_S_per_cm",
+                     "li_diffusivity": "li_diffusivity_cm2_per_s",
+                     "tfsi_diffusivity": "tfsi_diffusivity_cm2_per_s",
+                     "poly_diffusivity": "poly_diffusivity_cm2_per_s",
+                     "transference_number": "transference_number",
+                     "molality": "molality_mol_per_kg"}
+
+
+class MdEvaluator:
+    """MD replicas of candidates through the campaign's scheduler, resumable from the ledger.
+
+    Each replica is a chain of ledger tasks: ``md`` attempt 0 (build, equilibrate,
+    produce), its ``analyze`` task, and after a failed simulation ``md`` attempt 1, 2, ...
+    with new seeds, up to ``md.retries``. What a replica needs next is read from its tasks
+    every time, so a rerun continues it where it stopped.
+    """
+
+    def __init__(self, campaign):
+        self.campaign = campaign
+        self.ledger = campaign.ledger
+        self.scheduler = campaign.scheduler
+        self.config = campaign.config
+
+    def run(self, it: int, candidates: list[dict]) -> None:
+        """Evaluate ``candidates`` (rows) by MD in iteration ``it``; aggregate each."""
+        from pathlib import Path
+
+        from polyhpc.md.forcefield import ParameterLookup
+        from polyhpc.md.frc import read_frc
+
+        frc = self.config.md.frc
+        lookup = ParameterLookup(read_frc(Path(frc) if frc else None))
+        todo = []
+        for c in candidates:
+            reason = c["reason"] if c["status"] == "unbuildable" else \
+                buildability(c["smiles"], lookup)
+            if reason is not None:
+                if c["status"] != "unbuildable":
+                    self.ledger.update_candidate(c["id"], status="unbuildable",
+                                                 reason=reason[:1000])
+                    self.ledger.event("unbuildable", f"{c['smiles']}: {reason}")
+                continue
+            self.ledger.update_candidate(c["id"], status="evaluating")
+            todo.append(c)
+        for c in todo:
+            for replica in range(self.campaign.replicas):
+                self._advance(it, c, replica)
+        self.scheduler.drain()
+        for c in todo:
+            if all(self._closed(c, r) for r in range(self.campaign.replicas)):
+                results = self.ledger.results(c["id"], "md")
+                self.ledger.set_aggregate(c["id"], "md", aggregate(
+                    results, self.campaign.replicas, self.config.objective))
+
+    def _attempts(self, candidate: dict, replica: int) -> list[dict]:
+        return [t for t in self.ledger.tasks("md", candidate_id=candidate["id"])
+                if t["replica"] == replica]
+
+    def _closed(self, candidate: dict, replica: int) -> bool:
+        """Whether a replica has its final state (a result, or no attempt left)."""
+        attempts = self._attempts(candidate, replica)
+        if not attempts:
+            return False
+        last = attempts[-1]
+        if last["status"] == "failed":
+            return last["attempt"] >= self.config.md.retries
+        if last["status"] != "done":
+            return False
+        analysis = [t for t in self.ledger.tasks("analyze", candidate_id=candidate["id"])
+                    if t["replica"] == replica and t["attempt"] == last["attempt"]]
+        return bool(analysis) and analysis[0]["status"] in ("done", "failed")
+
+    def _advance(self, it: int, candidate: dict, replica: int) -> None:
+        """Start what a replica needs next: an MD attempt, its analysis, or nothing."""
+        attempts = self._attempts(candidate, replica)
+        last = attempts[-1] if attempts else None
+        if last is None:
+            return self._start_md(it, candidate, replica, 0)
+        if last["status"] in _OPEN:
+            return self._start_md(last["iteration"], candidate, replica, last["attempt"])
+        if last["status"] == "failed":
+            if last["attempt"] < self.config.md.retries:
+                self._start_md(it, candidate, replica, last["attempt"] + 1)
+            return None
+        task = self.ledger.ensure_task("analyze", last["iteration"], candidate["id"], replica,
+                                       last["attempt"], workdir=last["workdir"], cores=1)
+        if task["status"] in _OPEN:
+            self.scheduler.start(task, "analyze", {"workdir": task["workdir"]},
+                                 lambda t, r, e: self._analyzed(candidate, t, r, e))
+        return None
+
+    def _workdir(self, candidate: dict, replica: int, attempt: int):
+        if candidate["role"] == "reference":
+            folder = self.campaign.folder / "reference"
+        else:
+            folder = self.campaign.folder / f"iter{candidate['iteration']:02d}" / \
+                f"cand{candidate['id']:04d}"
+        return folder / (f"rep{replica}" + (f"-retry{attempt}" if attempt else ""))
+
+    def _start_md(self, it: int, candidate: dict, replica: int, attempt: int) -> None:
+        existing = [t for t in self._attempts(candidate, replica) if t["attempt"] == attempt]
+        limit = self.config.budget.max_md_replicas
+        if not existing and limit is not None and len(self.ledger.tasks("md")) >= limit:
+            if not self.campaign.out_of_budget:
+                self.ledger.event("budget", f"MD budget of {limit} replica runs spent")
+            self.campaign.out_of_budget = True
+            return
+        md = self.config.md
+        task = self.ledger.ensure_task(
+            "md", it, candidate["id"], replica, attempt,
+            seed=self.campaign.seed("md", candidate["id"], attempt),
+            workdir=str(self._workdir(candidate, replica, attempt)),
+            cores=md.threads * md.mpi_ranks, gpus=md.gpus)
+        if task["submissions"] > 0:
+            self.ledger.event("continuation", f"md task {task['id']} ({candidate['smiles']} "
+                                              f"replica {replica}) continues in "
+                                              f"{task['workdir']}", task["id"])
+        spec = {"smiles": candidate["smiles"], "workdir": task["workdir"],
+                "profile": str(self.campaign.profile_path), "seed": task["seed"],
+                "replica": replica, "frc": md.frc, "threads": md.threads,
+                "mpi_ranks": md.mpi_ranks, "lmp_args": list(md.lmp_args),
+                "replicas": self.campaign.replicas}
+        self.scheduler.start(task, "md", spec,
+                             lambda t, r, e: self._simulated(it, candidate, t, r, e))
+
+    def _simulated(self, it: int, candidate: dict, task: dict, result, error) -> None:
+        from polyhpc.campaign.scheduler import where
+
+        if error is not None:
+            self.scheduler.fail(task, error)
+        elif result["ok"]:
+            self.ledger.update_task(task["id"], status="done", info={
+                "ns_per_day": result.get("ns_per_day")}, **where(result))
+        else:
+            self.scheduler.fail(task, result.get("error") or "failed",
+                                error_class=f"md:{result.get('stage')}", **where(result))
+        if error is not None or not result["ok"]:
+            left = self.config.md.retries - task["attempt"]
+            what = (f"{candidate['smiles']} replica {task['replica']} attempt {task['attempt']} "
+                    f"failed ({self.ledger.task(task['id'])['error_message']})")
+            self.ledger.event("retry" if left > 0 else "replica failed",
+                              what + (f"; retrying with a new seed ({left} left)" if left > 0
+                                      else "; no retries left"), task["id"])
+        self._advance(it, candidate, task["replica"])
+
+    def _analyzed(self, candidate: dict, task: dict, result, error) -> None:
+        import json
+        from pathlib import Path
+
+        from polyhpc.campaign.scheduler import where
+
+        if error is None:
+            properties = result["properties"]
+            try:
+                check_units(properties, f"analysis of {task['workdir']}")
+            except UnitMismatchError as exc:
+                error = exc
+        if error is not None:
+            self.scheduler.fail(task, error)
+            self.ledger.event("replica failed", f"analysis of {task['workdir']} failed: {error}",
+                              task["id"])
+            return
+        try:
+            meta = json.loads((Path(task["workdir"]) / "meta.json").read_text())
+        except (OSError, ValueError):
+            meta = {}
+        provenance = {k: meta.get(k) for k in ("protocol", "deviations", "force_field",
+                                               "force_field_file", "provenance")}
+        self.ledger.record_result(task["id"], candidate["id"], task["replica"], "md",
+                                  properties, objective_value(properties, self.config.objective),
+                                  provenance, task_fields=where(result))
+
+
+class SurrogateEvaluator:
+    """Surrogate predictions for candidates: the evaluator itself, or MD's pre-screen."""
+
+    def __init__(self, campaign):
+        self.campaign = campaign
+        self.ledger = campaign.ledger
+        self.scheduler = campaign.scheduler
+        self.config = campaign.config
+
+    def run(self, it: int, candidates: list[dict]) -> None:
+        """Predict ``candidates`` that have no prediction; as evaluator, record results."""
+        model = self._model(it)
+        todo = [c for c in candidates if c["surrogate_mean"] is None]
+        if todo:
+            task = self.ledger.ensure_task("surrogate_predict", it, attempt=len(
+                self.ledger.tasks("surrogate_predict", iteration=it)))
+            rows = self._predict(it, model, todo, task)
+            for c, row in zip(todo, rows, strict=True):
+                mean = row.get("surrogate_log10_conductivity")
+                self.ledger.update_candidate(
+                    c["id"], surrogate_mean=mean, surrogate_std=row.get(
+                        "surrogate_log10_conductivity_std"),
+                    **({} if mean is not None else {"reason": "surrogate: no prediction "
+                                                              f"({row.get('reason', 'invalid')})"}))
+                if self.config.evaluator.kind == "surrogate":
+                    self._record(c, row, task)
+
+    def _record(self, candidate: dict, row: dict, task: dict) -> None:
+        if row.get("surrogate_log10_conductivity") is None:
+            result = []
+        else:
+            props = surrogate_properties(row)
+            objective = objective_value(props, self.config.objective)
+            self.ledger.record_result(task["id"], candidate["id"], None, "surrogate", props,
+                                      objective, {"model": "surrogate"})
+            result = self.ledger.results(candidate["id"], "surrogate")
+        self.ledger.set_aggregate(candidate["id"], "surrogate",
+                                  aggregate(result, 1, self.config.objective))
+
+    def _predict(self, it: int, model: dict, candidates: list[dict], task: dict) -> list[dict]:
+        out: dict = {}
+
+        def done(t, result, error) -> None:
+            from polyhpc.campaign.scheduler import where
+
+            if error is not None:
+                self.scheduler.fail(t, error)
+                out["error"] = error
+            else:
+                self.ledger.update_task(t["id"], status="done", **where(result))
+                out["rows"] = result["rows"]
+
+        self.scheduler.start(task, "surrogate_predict", {
+            "model": model["path"], "smiles": [c["smiles"] for c in candidates]}, done)
+        self.scheduler.drain()
+        if "error" in out:
+            from polyhpc.campaign.scheduler import CampaignError
+
+            raise CampaignError(f"surrogate prediction of iteration {it} failed: {out['error']}")
+        return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                 for k, v in row.items()} for row in out["rows"]]
+
+    def _model(self, it: int) -> dict:
+        """The surrogate of iteration ``it``: trained on HTP-MD plus this campaign's MD means."""
+        import pandas as pd
+
+        recorded = self.ledger.checkpoint(it, "surrogate")
+        if recorded is not None:
+            return recorded
+        s = self.config.surrogate
+        if it > 1 and not s.retrain_each_iteration:
+            previous = self.ledger.checkpoint(it - 1, "surrogate")
+            self.ledger.add_checkpoint(it, "surrogate", previous["path"], previous["sha256"],
+                                       {"reused_from_iteration": it - 1})
+            return self.ledger.checkpoint(it, "surrogate")
+        folder = self.campaign.folder / f"iter{it:02d}" / "surrogate"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for agg in self.ledger.aggregates(source="md"):
+            if agg["status"] != "ok":
+                continue
+            row = {"smiles": self.ledger.candidate(agg["candidate_id"])["smiles"]}
+            row.update({column: agg["mean"].get(key) for key, column in _TRAINING_COLUMNS.items()})
+            rows.append(row)
+        pd.DataFrame(rows, columns=["smiles", *_TRAINING_COLUMNS.values()]).to_csv(
+            folder / "campaign-md.csv", index=False)
+        model = dataclasses.replace(s.model, seed=self.campaign.seed("surrogate", it))
+        from polyhpc.config import to_dict
+
+        result = self.scheduler.run_one("surrogate_train", it, {
+            "extra_csv": str(folder / "campaign-md.csv"), "config": to_dict(model),
+            "out": str(folder / "model.pkl")}, f"training the surrogate of iteration {it}")
+        self.ledger.add_checkpoint(it, "surrogate", result["model"], result["sha256"],
+                                   {"n_training": result["n_training"],
+                                    "campaign_md_rows": len(rows)})
+        return self.ledger.checkpoint(it, "surrogate")

@@ -1,0 +1,49 @@
+"""Start a helper process that dies with the campaign driver (Linux ``PR_SET_PDEATHSIG``).
+
+Parsl starts its interchange as a child of the driver but does not stop it
+when the driver is killed (``kill -9``, a lost login shell): the orphan would
+keep handing tasks to workers. ``python -m polyhpc.campaign.lifeline PROGRAM
+ARGS...`` asks the kernel to send SIGTERM when its parent dies, then becomes
+PROGRAM (the setting survives ``exec``). Workers stop on their own once the
+interchange is gone (their heartbeat threshold), and each LAMMPS run dies with
+its worker, so nothing of a killed campaign keeps running or writing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel to send ``sig`` to this process when its parent exits (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exec ``argv`` (program found on PATH, then beside this Python) bound to the parent."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        sys.stderr.write("usage: python -m polyhpc.campaign.lifeline PROGRAM [ARGS...]\n")
+        return 2
+    parent = os.getppid()
+    die_with_parent()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        return 1
+    here = os.path.join(os.path.dirname(sys.executable), argv[0])
+    program = shutil.which(argv[0]) or (here if os.path.exists(here) else argv[0])
+    os.execv(program, [program, *argv[1:]])
+    return 1  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Where a campaign stands, read from its ledger alone.
+
+The driver's progress line and ``polyhpc campaign status`` print the same
+:func:`snapshot`, so the status of a campaign can be read at any time, also
+from another shell while the driver runs (SQLite WAL lets readers in).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import Counter
+
+from polyhpc.campaign.store import Ledger
+
+_QUEUED = ("pending", "submitted")
+
+
+def _alive(run: dict) -> bool:
+    """Whether a run marked running still has its driver (same host only; else assumed)."""
+    if run["status"] != "running":
+        return False
+    if run["host"] != socket.gethostname():
+        return True
+    try:
+        os.kill(int(run["pid"]), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def snapshot(ledger: Ledger) -> dict:
+    """Progress of a campaign: iteration, stage, candidates, MD replicas, time, winners."""
+    config = ledger.meta("config") or {}
+    runs = ledger.runs()
+    now = time.time()
+    elapsed = sum((r["ended_at"] or (now if _alive(r) else r["started_at"])) - r["started_at"]
+                  for r in runs)
+    iterations = ledger.iterations()
+    current = next((i for i in iterations if i["status"] != "done"),
+                   iterations[-1] if iterations else None)
+    md = Counter(t["status"] for t in ledger.tasks("md"))
+    analyses = Counter(t["status"] for t in ledger.tasks("analyze"))
+    per_iteration = []
+    for row in iterations:
+        it = row["iteration"]
+        candidates = ledger.candidates(it)
+        values = [a["objective_mean"] for c in candidates if c["role"] == "candidate"
+                  for a in [ledger.aggregate(c["id"])] if a and a["objective_mean"] is not None]
+        per_iteration.append({
+            "iteration": it, "status": row["status"], "sampled": row["accepted"],
+            "draws": row["draws"], "draws_per_candidate": row["draws_per_candidate"],
+            "evaluated": len(values),
+            "unbuildable": sum(c["status"] == "unbuildable" for c in candidates),
+            "failed": sum(c["status"] == "failed" for c in candidates),
+            "fed_back": len([f for f in ledger.feedback() if f["iteration"] == it
+                             and f["role"] == "winner"]),
+            "objective_min": min(values) if values else None,
+            "objective_mean": sum(values) / len(values) if values else None,
+            "objective_max": max(values) if values else None})
+    last_run = runs[-1] if runs else None
+    return {
+        "name": config.get("name"), "folder": str(ledger.path.parent),
+        "iterations_total": config.get("iterations"),
+        "iteration": current["iteration"] if current else None,
+        "stage": current["status"] if current else "not started",
+        "driver": ("running" if last_run and _alive(last_run) else
+                   (last_run["status"] if last_run else "never run")),
+        "runs": len(runs), "elapsed_s": elapsed,
+        "replicas": {"queued": sum(md[s] for s in _QUEUED), "running": md["running"],
+                     "done": md["done"], "failed": md["failed"]},
+        "analyses": {"queued": sum(analyses[s] for s in _QUEUED), "done": analyses["done"],
+                     "failed": analyses["failed"]},
+        "infrastructure_retries": sum(t["infra_retries"] for t in ledger.tasks()),
+        "per_iteration": per_iteration,
+        "objective": config.get("objective", "conductivity"),
+    }
+
+
+def format_elapsed(seconds: float) -> str:
+    """``h:mm:ss``."""
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(s: dict) -> str:
+    """One line a person can follow: iteration, stage, candidates, replicas, time."""
+    r = s["replicas"]
+    it = s["per_iteration"][-1] if s["per_iteration"] else {}
+    sampled = it.get("sampled")
+    return (f"[{format_elapsed(s['elapsed_s'])}] iteration {s['iteration'] or '-'}/"
+            f"{s['iterations_total']} {s['stage']}: "
+            f"candidates {sampled if sampled is not None else '-'}, replicas queued "
+            f"{r['queued']} running {r['running']} done {r['done']} failed {r['failed']}")
+
+
+def format_status(s: dict) -> str:
+    """The multi-line text of ``polyhpc campaign status``."""
+    lines = [f"campaign {s['name']} in {s['folder']}: driver {s['driver']}, "
+             f"{s['runs']} run(s), {format_elapsed(s['elapsed_s'])} elapsed",
+             progress_line(s)]
+    unit = "S/cm" if s["objective"] == "conductivity" else "S/cm (efficacy)"
+    for p in s["per_iteration"]:
+        stats = "no results yet" if p["objective_mean"] is None else (
+            f"{s['objective']} min {p['objective_min'] * 1e3:.3g} mean "
+            f"{p['objective_mean'] * 1e3:.3g} max {p['objective_max'] * 1e3:.3g} m{unit}")
+        per = p["draws_per_candidate"]
+        lines.append(f"  iteration {p['iteration']} ({p['status']}): {p['sampled']} sampled"
+                     + (f" ({per:.0f} draws each)" if per else "")
+                     + f", {p['evaluated']} evaluated, {p['unbuildable']} unbuildable, "
+                     f"{p['failed']} failed, {p['fed_back']} beat the reference; {stats}")
+    if s["infrastructure_retries"]:
+        lines.append(f"  {s['infrastructure_retries']} task(s) resubmitted after a lost worker")
+    return "\n".join(lines)

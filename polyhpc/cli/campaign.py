@@ -1,0 +1,125 @@
+"""``polyhpc campaign``: the discovery loop, its status, report and benchmarks."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import click
+
+from polyhpc.cli.base import _emit, main
+
+_dir_argument = click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+
+
+@main.group()
+def campaign() -> None:
+    r"""The paper's discovery loop on Parsl: train, sample, evaluate, feed back, retrain.
+
+    \b
+    polyhpc campaign run laptop --dir runs/laptop     # shipped config, or a YAML path
+    polyhpc campaign status runs/laptop               # any time, also while it runs
+    polyhpc campaign report runs/laptop               # figures, HTML and Markdown
+    polyhpc campaign run paper --dir /scratch/paper   # paper fidelity (a cluster job)
+
+    A campaign is a folder: its SQLite ledger (ledger.sqlite) records every
+    candidate, task and result. Running the same config on the same folder
+    again continues where it stopped; a finished task never runs twice.
+    Shipped configs: workflows/campaign-<paper|laptop|smoke>.yaml.
+    """
+
+
+class _Progress:
+    """Prints the ledger's progress line to stderr when it changes (at most once a second)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.last = ""
+        self.when = 0.0
+        self.ledger = None
+
+    def __call__(self) -> None:
+        from polyhpc.campaign.status import progress_line, snapshot
+        from polyhpc.campaign.store import Ledger
+
+        now = time.monotonic()
+        if now - self.when < 1.0:
+            return
+        self.when = now
+        if self.ledger is None:
+            self.ledger = Ledger.open(self.folder, readonly=True)
+        line = progress_line(snapshot(self.ledger))
+        if line[line.index("]"):] != self.last[self.last.index("]") if self.last else 0:]:
+            click.echo(line, err=True)
+            self.last = line
+
+
+def _terminate(signum, frame):  # SIGTERM (SLURM's warning, a kill) stops like Ctrl-C
+    raise KeyboardInterrupt
+
+
+@campaign.command("run")
+@click.argument("config_path", metavar="CONFIG")
+@click.option("--dir", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Campaign folder: created if new, continued if it holds this campaign.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
+def campaign_run(config_path, folder, as_json) -> None:
+    """Run (or continue) the campaign of CONFIG in --dir.
+
+    CONFIG is a YAML file or a shipped name (paper, laptop, smoke). Progress
+    goes to stderr; the ledger holds everything. Changing the config of an
+    existing campaign is refused (the changed keys are named), except its
+    site, budget and number of iterations.
+    """
+    from polyhpc.campaign.config import load_campaign_config
+    from polyhpc.campaign.loop import Campaign
+    from polyhpc.campaign.status import format_status, snapshot
+
+    config = load_campaign_config(config_path)
+    progress = _Progress(folder.resolve())
+    signal.signal(signal.SIGTERM, _terminate)
+    run = Campaign(config, folder, notify=progress)
+    status = run.run()
+    state = snapshot(run.ledger)
+    if status == "budget":
+        click.echo("stopped: the budget is spent (raise budget.* in the config and run again "
+                   "to continue)", err=True)
+    _emit({**state, "ended": status}, as_json,
+          format_status(state) + f"\nreport: polyhpc campaign report {folder}")
+
+
+@campaign.command("status")
+@_dir_argument
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+def campaign_status(folder, as_json) -> None:
+    """Where the campaign in FOLDER stands (read from its ledger, safe while it runs)."""
+    from polyhpc.campaign.status import format_status, snapshot
+    from polyhpc.campaign.store import Ledger
+
+    ledger = Ledger.open(folder, readonly=True)
+    state = snapshot(ledger)
+    _emit(state, as_json, format_status(state))
+
+
+@campaign.command("bench")
+@click.option("--tasks", "n_tasks", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Short tasks to send through the site.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes of the local site.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".polyhpc-bench/campaign"), show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def campaign_bench(n_tasks, workers, workdir, as_json) -> None:
+    """Orchestration overhead: N no-op tasks through the Parsl local site.
+
+    Reports the block start-up, the throughput (wall time / tasks with all
+    workers busy) and the round-trip latency of one task at a time.
+    """
+    from polyhpc.campaign.bench import run_overhead_benchmark
+
+    report = run_overhead_benchmark(workdir, n_tasks, workers)
+    text = (f"{n_tasks} tasks on {workers} local workers: start-up {report['startup_s']:.2f} s, "
+            f"{report['per_task_ms']:.2f} ms/task in a batch ({report['tasks_per_s']:.0f} "
+            f"tasks/s), {report['round_trip_ms']:.2f} ms per task one at a time")
+    _emit(report, as_json, text)
