@@ -103,10 +103,9 @@ class Campaign:
 
     def __init__(self, config: CampaignConfig, folder: Path,
                  notify: Callable[[], None] | None = None):
+        from polyhpc.data.registry import resolve
         from polyhpc.md.protocol import load_protocol
         from polyhpc.resources import resolve_yaml
-
-        from polyhpc.data.registry import resolve
 
         self.config = config
         self.folder = Path(folder).resolve()
