@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 from polyhpc.chem.polymerize import repeat_unit
 from polyhpc.chem.smiles import end_atoms, parse_repeat_unit
@@ -172,14 +172,23 @@ def _canonical_cache_dir() -> Path:
     return cache_dir() / "canonical"
 
 
+def _versions() -> str:
+    """What the canonical form depends on besides the input: RDKit and polyhpc versions."""
+    from polyhpc import __version__
+
+    return f"rdkit {rdBase.rdkitVersion}; polyhpc {__version__}"
+
+
 def canonical_keys(smiles: list[str], cache: bool = True, workers: int | None = None) -> list:
     """Canonical identities of a list of units, cached on disk by content.
 
     The same list (e.g. the 6,024 HTP-MD units) is canonicalized once (in
     parallel over ``workers`` processes) and then read back from
-    ``~/.cache/polyhpc/canonical/<sha256>.json``. Invalid units give ``None``.
+    ``~/.cache/polyhpc/canonical/<sha256>.json``. The key covers the units and
+    the RDKit and polyhpc versions (either can change canonical SMILES), so a
+    cache written by another version is never read. Invalid units give ``None``.
     """
-    digest = hashlib.sha256("\n".join(smiles).encode()).hexdigest()[:32]
+    digest = hashlib.sha256((_versions() + "\n" + "\n".join(smiles)).encode()).hexdigest()[:32]
     path = _canonical_cache_dir() / f"{digest}.json"
     if cache and path.is_file():
         try:

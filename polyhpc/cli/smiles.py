@@ -32,19 +32,56 @@ def _with_smiles_args(func):
 
 @smiles.command("check")
 @_with_smiles_args
-def smiles_check(units, file, as_json) -> None:
+@click.option("--stability", is_flag=True,
+              help="Also apply the stability and synthesizability screen and name the rules "
+                   "each valid unit breaks (polyhpc smiles rules lists them).")
+@click.option("--sa-threshold", type=click.FloatRange(min=1, max=10), default=5.0,
+              show_default=True, help="With --stability: SA scores at or above it fail.")
+def smiles_check(units, file, as_json, stability, sa_threshold) -> None:
     """Validate repeat units; print the reason for each rejection.
 
-    Exits with status 1 when any unit is invalid.
+    Exit status: 0 when every unit is valid (and, with --stability, breaks
+    no rule); 1 when any is not; 2 for a usage error.
     """
     from polyhpc.chem import check_repeat_unit
 
     results = [check_repeat_unit(unit) for unit in _read_smiles(units, file)]
-    text = "\n".join(f"{'ok' if r.valid else 'INVALID':<8} {r.smiles}"
-                     + ("" if r.valid else f"  ({r.reason})") for r in results)
-    _emit([r.to_dict() for r in results], as_json, text)
-    if not all(r.valid for r in results):
+    rows = [r.to_dict() for r in results]
+    lines = [f"{'ok' if r.valid else 'INVALID':<8} {r.smiles}"
+             + ("" if r.valid else f"  ({r.reason})") for r in results]
+    failed = not all(r.valid for r in results)
+    if stability:
+        from polyhpc.chem.stability import StabilityScreen
+
+        screen = StabilityScreen(sa_threshold=sa_threshold)
+        for i, result in enumerate(results):
+            if not result.valid:
+                continue
+            check = screen.check(result.smiles)
+            rows[i].update(check.to_dict())
+            failed |= not check.stable
+            lines[i] = (f"{'ok' if check.stable else 'UNSTABLE':<8} {result.smiles}  "
+                        f"(SA {check.sa_score:.2f}"
+                        + (f"; breaks {', '.join(check.broken)})" if check.broken else ")"))
+    _emit(rows, as_json, "\n".join(lines))
+    if failed:
         sys.exit(1)
+
+
+@smiles.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def smiles_rules(as_json) -> None:
+    """The stability screen's rules: name, SMARTS, reason and citation."""
+    from polyhpc.chem.stability import RULES, SA_RULE
+
+    rows = [rule.to_dict() for rule in RULES]
+    rows.append({"name": SA_RULE, "smarts": None,
+                 "reason": "SA score at or above the threshold (default 5): hard to make",
+                 "citation": "Ertl & Schuffenhauer, J. Cheminf. 1, 8 (2009); threshold: "
+                             "Khajeh et al. 2025, section 3.2"})
+    text = "\n".join(f"{r['name']:<21} {r['smarts'] or '-'}\n{'':<21} {r['reason']}\n"
+                     f"{'':<21} {r['citation']}" for r in rows)
+    _emit(rows, as_json, text)
 
 
 @smiles.command("canonical")
@@ -54,6 +91,10 @@ def smiles_canonical(units, file, as_json) -> None:
 
     Units describing the same chain (translated, reversed, repeated) print the
     same canonical SMILES. Invalid units print their reason.
+
+    Exit status: 0 when every unit is valid; 1 when any is invalid (all
+    units are still printed, invalid ones with canonical null); 2 for a
+    usage error.
     """
     from tqdm import tqdm
 
@@ -71,11 +112,13 @@ def smiles_canonical(units, file, as_json) -> None:
         distinct = len({r["canonical"] for r in rows if r["canonical"]})
         text += f"\n# {len(rows)} units, {distinct} distinct polymers"
     _emit(rows, as_json, text)
+    if any(r["canonical"] is None for r in rows):
+        sys.exit(1)
 
 
 @smiles.command("polymerize")
 @_with_smiles_args
-@click.option("--min-backbone", default=150, show_default=True,
+@click.option("--min-backbone", type=click.IntRange(min=1), default=150, show_default=True,
               help="Smallest backbone (heavy atoms end to end, over all units).")
 def smiles_polymerize(units, file, as_json, min_backbone) -> None:
     """Build methyl-capped chains with at least --min-backbone backbone atoms."""

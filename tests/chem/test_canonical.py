@@ -54,3 +54,19 @@ def test_canonical_form_is_a_fixed_point():
 
 def test_batch_canonicalization_records_invalid_units_as_none():
     assert canonicalize_many(["*OCC*", "*CC", "*COC*"]) == ["*CCO*", None, "*CCO*"]
+
+
+def test_canonical_cache_is_keyed_by_rdkit_and_polyhpc_versions(tmp_path, monkeypatch):
+    from polyhpc.chem import canonical
+
+    monkeypatch.setenv("POLYHPC_CACHE", str(tmp_path))
+    units = ["*OCC*", "*CC(C)O*"]
+    assert canonical.canonical_keys(units) == ["*CCO*", "*CC(C)O*"]
+    (written,) = (tmp_path / "canonical").glob("*.json")
+    # a cache file from this version that says something else is what gets read back ...
+    written.write_text('["poisoned", "poisoned"]')
+    assert canonical.canonical_keys(units) == ["poisoned", "poisoned"]
+    # ... but another RDKit or polyhpc version never reads it
+    monkeypatch.setattr(canonical, "_versions", lambda: "rdkit 0.0; polyhpc 0.0")
+    assert canonical.canonical_keys(units) == ["*CCO*", "*CC(C)O*"]
+    assert len(list((tmp_path / "canonical").glob("*.json"))) == 2
