@@ -106,6 +106,9 @@ def build_training_set(frame: pd.DataFrame, config: TrainingSetConfig) -> Traini
         "distinct_units": int(len(set(train_smiles.tolist()))),
         "oversampled_high_copies": int(oversampled),
         "extra_copies": added,
+        # unit lengths (tokens without end markers) per class, after oversampling:
+        # a length-conditioned model draws from these to sample like an unconditioned one
+        "length_counts": _length_counts(train_smiles, train_labels),
         "config": asdict(config),
     }
     return TrainingSet(tuple(train_smiles.tolist()), tuple(int(v) for v in train_labels),
@@ -113,29 +116,43 @@ def build_training_set(frame: pd.DataFrame, config: TrainingSetConfig) -> Traini
                        tuple(int(v) for v in labels[validation]), threshold, summary)
 
 
+def _length_counts(smiles, labels) -> dict[str, dict[str, int]]:
+    from collections import Counter
+
+    from polyhpc.generate.tokenizer import split_smiles, unit_length
+
+    lengths = {unit: unit_length(split_smiles(unit)) for unit in set(smiles)}
+    counts: dict[str, Counter] = {}
+    for unit, label in zip(smiles, labels, strict=True):
+        counts.setdefault(str(int(label)), Counter())[lengths[unit]] += 1
+    return {c: {str(n): k for n, k in sorted(v.items())} for c, v in sorted(counts.items())}
+
+
 class SequenceBatches:
     """Random batches of encoded sequences, padded to the longest in the batch.
 
     Inputs are the sequence without its last token, targets the sequence
-    shifted by one; padding targets and the class-prefix targets except the
-    last are -1 (ignored by the loss), so the model learns the SMILES given
-    the class, not the class itself. Sequences are stored once as padded
+    shifted by one; padding targets and the prompt targets except the last
+    are -1 (ignored by the loss), so the model learns the SMILES given the
+    prompt, not the prompt itself. Sequences are stored once as padded
     tensors, so a batch is two index operations (no per-row Python work; the
     reference trainer pads every batch to 64 positions instead).
+
+    With ``countdown=True`` each batch also carries ``remaining`` (B, T): the
+    unit tokens (end markers not counted) still to come after each input
+    position, which a length-conditioned model adds to its embeddings.
     """
 
     def __init__(self, tokenizer: SmilesTokenizer, smiles, labels, prefix_length: int,
-                 block_size: int):
+                 block_size: int, countdown: bool = False):
+        from polyhpc.errors import ModelError
+
         sequences = [tokenizer.encode_training(s, y, prefix_length)
                      for s, y in zip(smiles, labels, strict=True)]
         if not sequences:
-            from polyhpc.errors import ModelError
-
             raise ModelError("no training sequences")
         longest = max(len(s) for s in sequences)
         if longest - 1 > block_size:
-            from polyhpc.errors import ModelError
-
             raise ModelError(f"a training sequence has {longest} tokens; block size "
                              f"{block_size} is too small")
         self.inputs = torch.full((len(sequences), longest - 1), tokenizer.pad_id,
@@ -145,19 +162,36 @@ class SequenceBatches:
             tokens = torch.tensor(sequence, dtype=torch.long)
             self.inputs[row, : len(sequence) - 1] = tokens[:-1]
             self.targets[row, : len(sequence) - 1] = tokens[1:]
-        self.targets[:, : prefix_length - 1] = -1
+        prompt_length = prefix_length + (1 if tokenizer.n_lengths else 0)
+        self.targets[:, : prompt_length - 1] = -1
         self.widths = torch.tensor([len(s) - 1 for s in sequences], dtype=torch.long)
+        self.remaining = None
+        if countdown:
+            mask = counted_token_mask(tokenizer)
+            counted = mask[self.inputs]  # (N, T)
+            # the first input token is a class token, so the targets hold every unit token
+            total = mask[self.targets.clamp(min=0)].masked_fill(self.targets < 0, False) \
+                .sum(1, keepdim=True)  # (N, 1)
+            self.remaining = total - counted.cumsum(1)  # (N, T)
 
     def __len__(self) -> int:
         return self.inputs.shape[0]
 
-    def collate(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and targets (B, T) for the given sequence indices."""
+    def collate(self, indices) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """Inputs and targets (B, T) for the given sequence indices, and model extras."""
         indices = torch.as_tensor(indices, dtype=torch.long)
         width = int(self.widths[indices].max())
-        return self.inputs[indices, :width], self.targets[indices, :width]
+        extras = {} if self.remaining is None else \
+            {"remaining": self.remaining[indices, :width]}
+        return self.inputs[indices, :width], self.targets[indices, :width], extras
 
     def sample(self, batch_size: int, generator: torch.Generator):
         """A random batch, drawn uniformly with replacement."""
         indices = torch.randint(len(self), (batch_size,), generator=generator)
         return self.collate(indices)
+
+
+def counted_token_mask(tokenizer: SmilesTokenizer) -> torch.Tensor:
+    """(V,) bool: tokens that count towards a unit's length (SMILES tokens but ``*``)."""
+    return torch.tensor([not token.startswith("<") and token != "*"
+                         for token in tokenizer.itos], dtype=torch.bool)

@@ -35,15 +35,19 @@ class GPTConfig:
     n_head: int = 3
     n_embd: int = 48
     dropout: float = 0.1
+    # Remaining-length embedding (0 = off): position t also sees how many unit tokens are
+    # still to come, clamped to length_embedding - 1 (Takase & Okazaki, NAACL 2019,
+    # DOI 10.18653/v1/N19-1401). Checkpoints written before it existed load with 0.
+    length_embedding: int = 0
 
     @classmethod
     def from_preset(cls, preset: str, vocab_size: int, block_size: int = 64,
-                    dropout: float = 0.1) -> GPTConfig:
+                    dropout: float = 0.1, length_embedding: int = 0) -> GPTConfig:
         """Config of a named preset (``gpt-nano``, ``gpt-mini``, ``gpt2``, ...)."""
         if preset not in PRESETS:
             raise ModelError(f"unknown model preset {preset!r}; known: {', '.join(PRESETS)}")
         n_layer, n_head, n_embd = PRESETS[preset]
-        return cls(vocab_size, block_size, n_layer, n_head, n_embd, dropout)
+        return cls(vocab_size, block_size, n_layer, n_head, n_embd, dropout, length_embedding)
 
 
 class Dropout(nn.Module):
@@ -128,13 +132,16 @@ class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = config
-        self.transformer = nn.ModuleDict({
+        layers = {
             "wte": nn.Embedding(config.vocab_size, config.n_embd),
             "wpe": nn.Embedding(config.block_size, config.n_embd),
             "drop": Dropout(config.dropout),
             "h": nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             "ln_f": nn.LayerNorm(config.n_embd),
-        })
+        }
+        if config.length_embedding:
+            layers["wle"] = nn.Embedding(config.length_embedding, config.n_embd)
+        self.transformer = nn.ModuleDict(layers)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.apply(self._init_weights)
         for name, parameter in self.named_parameters():
@@ -157,13 +164,29 @@ class GPT(nn.Module):
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        """Logits (B, T, V) and, with targets (B, T; -1 ignored), the mean loss."""
+    @property
+    def length_conditioned(self) -> bool:
+        """Whether the model takes the remaining unit length at every position."""
+        return bool(self.config.length_embedding)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                remaining: torch.Tensor | None = None):
+        """Logits (B, T, V) and, with targets (B, T; -1 ignored), the mean loss.
+
+        ``remaining`` (B, T) holds, for a length-conditioned model, the number
+        of unit tokens still to come after each position.
+        """
         B, T = idx.size()
         if T > self.config.block_size:
             raise ModelError(f"sequence of {T} tokens exceeds block size {self.config.block_size}")
         pos = torch.arange(T, dtype=torch.long, device=idx.device)  # (T,)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B,T,C)
+        x = self.transformer.wte(idx) + self.transformer.wpe(pos)  # (B, T, C)
+        if self.length_conditioned:
+            if remaining is None:
+                raise ModelError("this model is length-conditioned: it needs the remaining "
+                                 "length of every row")
+            x = x + self.transformer.wle(remaining.clamp(0, self.config.length_embedding - 1))
+        x = self.transformer.drop(x)  # (B, T, C)
         for block in self.transformer.h:
             x = block(x)
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, V)
@@ -186,26 +209,3 @@ class GPT(nn.Module):
         groups = [{"params": decay, "weight_decay": weight_decay},
                   {"params": no_decay, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas)
-
-    @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, eos_id: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Continue each prompt row by sampling; rows that produced ``eos_id`` stop early."""
-        finished = torch.zeros(idx.size(0), dtype=torch.bool, device=idx.device)
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]  # (B, T)
-            logits, _ = self(context)
-            logits = logits[:, -1, :] / temperature  # (B, V)
-            if top_k is not None:
-                values, _ = torch.topk(logits, min(top_k, logits.size(-1)))
-                logits[logits < values[:, [-1]]] = -float("inf")
-            probs = F.softmax(logits, dim=-1)
-            next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-            if eos_id is not None:
-                next_id[finished] = eos_id
-                finished |= next_id.squeeze(1) == eos_id
-            idx = torch.cat((idx, next_id), dim=1)
-            if eos_id is not None and bool(finished.all()):
-                break
-        return idx

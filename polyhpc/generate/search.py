@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from polyhpc.generate.metrics import TrainingReference, compute_metrics
-from polyhpc.generate.sample import sample_smiles
+from polyhpc.generate.sample import sample_unconstrained
 from polyhpc.generate.train import GeneratorConfig, load_checkpoint, train_generator
 
 
@@ -56,8 +56,10 @@ def run_search(frame: pd.DataFrame, base: GeneratorConfig, search: SearchConfig,
             checkpoint = load_checkpoint(out.with_name(f"model-{iteration}.pt"))
             for temperature in search.temperatures:
                 generator = torch.Generator().manual_seed(search.seed)
-                samples = sample_smiles(checkpoint.model, checkpoint.tokenizer, search.prompt,
-                                        search.n_samples, temperature, generator=generator)
+                samples = sample_unconstrained(checkpoint.model, checkpoint.tokenizer,
+                                               checkpoint.data_summary, search.prompt,
+                                               search.n_samples, temperature,
+                                               generator=generator)
                 metrics = compute_metrics([s or "" for s in samples], reference)
                 row = {"preset": preset, "iterations": iteration, "temperature": temperature,
                        **asdict(metrics)}

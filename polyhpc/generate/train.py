@@ -9,9 +9,12 @@ and fine-tuning (a campaign's feedback step) start from one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +33,9 @@ from polyhpc.generate.model import GPT, PRESETS, GPTConfig
 from polyhpc.generate.tokenizer import SmilesTokenizer
 
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = "polyhpc-generator-1"
+# 2: optional length conditioning (model_config.length_embedding, length tokens, train keys)
+CHECKPOINT_FORMAT = "polyhpc-generator-2"
+READABLE_FORMATS = ("polyhpc-generator-1", CHECKPOINT_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,12 @@ class TrainConfig:
     preset: str = field(default="gpt-nano", metadata={"choices": tuple(PRESETS)})
     block_size: int = field(default=64, metadata={"min": 8, "max": 1024})
     dropout: float = field(default=0.1, metadata={"min": 0.0, "max": 0.9})
+    # Length conditioning (not in the paper): "prompt" adds a length token after the class
+    # tokens; "countdown" adds the remaining unit length to every position's embedding.
+    length_conditioning: str = field(default="none",
+                                     metadata={"choices": ("none", "prompt", "countdown")})
+    # Length tokens / embeddings: lengths 0 .. max_length - 2, and one for all longer units.
+    max_length: int = field(default=48, metadata={"min": 2, "max": 1024})
     max_iters: int = field(default=6000, metadata={"min": 1})
     batch_size: int = field(default=64, metadata={"min": 1})
     learning_rate: float = field(default=5e-4, metadata={"min": 0.0})
@@ -75,6 +86,15 @@ class Checkpoint:
     data_summary: dict
 
 
+class TrainingInterrupted(ModelError):
+    """Training stopped on SIGINT or SIGTERM after writing a checkpoint."""
+
+    def __init__(self, message: str, iteration: int, signum: int):
+        super().__init__(message)
+        self.iteration = iteration
+        self.signum = signum
+
+
 @dataclass(frozen=True)
 class TrainReport:
     """What a training run did."""
@@ -87,6 +107,8 @@ class TrainReport:
     n_parameters: int
     data_summary: dict
     checkpoint: str
+    start_iteration: int = 0
+    resumed_from: str | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,8 +156,12 @@ def load_checkpoint(path: Path, device: str = "cpu") -> Checkpoint:
     except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
         kind = exc.__class__.__name__
         raise ModelError(f"checkpoint {path} is corrupt or not a torch file ({kind})") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
+            "polyhpc-generator-"):
         raise ModelError(f"{path} is not a polyhpc generator checkpoint")
+    if payload["format"] not in READABLE_FORMATS:
+        raise ModelError(f"{path} has checkpoint format {payload['format']!r}; this polyhpc "
+                         f"reads {', '.join(READABLE_FORMATS)} (upgrade polyhpc or retrain)")
     try:
         model = GPT(GPTConfig(**payload["model_config"]))
         model.load_state_dict(payload["state_dict"])
@@ -159,8 +185,8 @@ def evaluate_loss(model: GPT, batches: SequenceBatches, device: torch.device,
     total, count = 0.0, 0
     for start in range(0, len(batches), batch_size):
         indices = list(range(start, min(start + batch_size, len(batches))))
-        x, y = batches.collate(indices)
-        _, loss = model(x.to(device), y.to(device))
+        x, y, extras = batches.collate(indices)
+        _, loss = model(x.to(device), y.to(device), **{k: v.to(device) for k, v in extras.items()})
         n = int((y >= 0).sum())
         total += float(loss) * n
         count += n
@@ -173,9 +199,16 @@ def run_training(model: GPT, batches: SequenceBatches, config: TrainConfig,
                  optimizer_state: dict | None = None, rng_state: torch.Tensor | None = None,
                  on_step: Callable[[int, float], None] | None = None,
                  on_eval: Callable[[int], None] | None = None,
-                 on_checkpoint: Callable[[int, torch.optim.Optimizer, torch.Generator],
-                                         None] | None = None) -> float:
-    """Optimize ``model`` from ``start_iteration`` to ``config.max_iters``; return last loss."""
+                 on_checkpoint: Callable[[int, torch.optim.Optimizer, torch.Generator, bool],
+                                         None] | None = None,
+                 stop: Callable[[], int] | None = None) -> float:
+    """Optimize ``model`` from ``start_iteration`` to ``config.max_iters``; return last loss.
+
+    ``on_checkpoint(iteration, optimizer, generator, snapshot)`` is called every
+    ``checkpoint_interval`` iterations and at the end (``snapshot=True``), and
+    when ``stop()`` returns a signal number (``snapshot=False``), after which
+    :class:`TrainingInterrupted` is raised.
+    """
     optimizer = model.optimizer(config.learning_rate, config.betas, config.weight_decay)
     if optimizer_state is not None:
         optimizer.load_state_dict(optimizer_state)
@@ -185,8 +218,8 @@ def run_training(model: GPT, batches: SequenceBatches, config: TrainConfig,
     model.train()
     loss_value = float("nan")
     for iteration in range(start_iteration + 1, config.max_iters + 1):
-        x, y = batches.sample(config.batch_size, generator)
-        _, loss = model(x.to(device), y.to(device))
+        x, y, extras = batches.sample(config.batch_size, generator)
+        _, loss = model(x.to(device), y.to(device), **{k: v.to(device) for k, v in extras.items()})
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_norm_clip)
@@ -197,10 +230,42 @@ def run_training(model: GPT, batches: SequenceBatches, config: TrainConfig,
         if on_eval is not None and (iteration % config.eval_interval == 0
                                     or iteration == config.max_iters):
             on_eval(iteration)
-        if on_checkpoint is not None and (iteration % config.checkpoint_interval == 0
-                                          or iteration == config.max_iters):
-            on_checkpoint(iteration, optimizer, generator)
+        due = iteration % config.checkpoint_interval == 0 or iteration == config.max_iters
+        if on_checkpoint is not None and due:
+            on_checkpoint(iteration, optimizer, generator, True)
+        signum = stop() if stop is not None else 0
+        if signum:
+            if on_checkpoint is not None and not due:
+                on_checkpoint(iteration, optimizer, generator, False)
+            raise TrainingInterrupted(f"stopped by signal {signum} at iteration {iteration}",
+                                      iteration, signum)
     return loss_value
+
+
+@contextlib.contextmanager
+def stop_on_signals(signums=(signal.SIGINT, signal.SIGTERM)):
+    """Turn SIGINT/SIGTERM into a request to stop at the next iteration.
+
+    Yields a callable returning the signal number received (0 if none). A
+    second signal aborts at once (KeyboardInterrupt). Outside the main thread
+    (a Parsl worker thread) signals cannot be caught and nothing is installed.
+    """
+    received = {"signum": 0}
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: 0
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal handler signature
+        if received["signum"]:
+            raise KeyboardInterrupt
+        received["signum"] = signum
+
+    previous = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield lambda: received["signum"]
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
@@ -219,9 +284,16 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
     init : Path, optional
         Start from these weights and vocabulary (fine-tuning).
     resume : bool
-        Continue an interrupted run from ``out`` (weights, optimizer, RNG).
+        Continue an interrupted run from ``out`` (weights, optimizer, RNG) when it
+        exists; the report's ``resumed_from`` and ``start_iteration`` say so.
     on_step : callable, optional
         Called with (iteration, loss) after each step.
+
+    Raises
+    ------
+    TrainingInterrupted
+        On SIGINT/SIGTERM (main thread only), after writing ``out`` at the
+        iteration reached.
     """
     out = Path(out)
     train = config.train
@@ -230,8 +302,9 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
     torch.manual_seed(train.seed)
     device = resolve_device(train.device)
     dataset = build_training_set(frame, config.data)
-    start, optimizer_state, rng_state, history = 0, None, None, []
+    start, optimizer_state, rng_state, history, resumed_from = 0, None, None, [], None
     if resume and out.is_file():
+        resumed_from = str(out)
         state = load_checkpoint(out, str(device))
         model, tokenizer = state.model, state.tokenizer
         start, optimizer_state, rng_state = state.iteration, state.optimizer_state, \
@@ -243,20 +316,24 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
         state = load_checkpoint(init, str(device))
         model, tokenizer = state.model, state.tokenizer
     else:
+        prompted = train.length_conditioning == "prompt"
         tokenizer = SmilesTokenizer.from_corpus(
-            [*dataset.smiles, *dataset.validation_smiles])
+            [*dataset.smiles, *dataset.validation_smiles],
+            n_lengths=train.max_length if prompted else 0)
+        countdown = train.max_length if train.length_conditioning == "countdown" else 0
         model = GPT(GPTConfig.from_preset(train.preset, len(tokenizer), train.block_size,
-                                          train.dropout)).to(device)
+                                          train.dropout, countdown)).to(device)
     missing = _missing_tokens(tokenizer, [*dataset.smiles, *dataset.validation_smiles])
     if missing:
         raise ModelError("vocabulary mismatch: the data uses token(s) "
                          f"{', '.join(sorted(missing))} unknown to the checkpoint")
     prefix = config.data.prefix_length
+    countdown = model.length_conditioned
     batches = SequenceBatches(tokenizer, dataset.smiles, dataset.labels, prefix,
-                              model.config.block_size)
+                              model.config.block_size, countdown)
     validation = SequenceBatches(tokenizer, dataset.validation_smiles,
-                                 dataset.validation_labels, prefix, model.config.block_size) \
-        if dataset.validation_smiles else None
+                                 dataset.validation_labels, prefix, model.config.block_size,
+                                 countdown) if dataset.validation_smiles else None
     record = {"loss": float("nan")}
 
     def step(iteration: int, loss: float) -> None:
@@ -269,15 +346,24 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
         history.append({"iteration": iteration, "train_loss": record["loss"],
                         "validation_loss": value})
 
-    def checkpoint(iteration: int, optimizer, generator) -> None:
+    def checkpoint(iteration: int, optimizer, generator, snapshot: bool) -> None:
         state = Checkpoint(model, tokenizer, config, iteration, None, None, history,
                            dataset.summary)
         save_checkpoint(out, state, optimizer, generator)
-        save_checkpoint(out.with_name(f"{out.stem}-{iteration}{out.suffix}"), state)
+        if snapshot:
+            save_checkpoint(out.with_name(f"{out.stem}-{iteration}{out.suffix}"), state)
 
     began = time.perf_counter()
-    run_training(model, batches, train, device, start, optimizer_state, rng_state,
-                 on_step=step, on_eval=evaluate, on_checkpoint=checkpoint)
+    with stop_on_signals() as stop:
+        try:
+            run_training(model, batches, train, device, start, optimizer_state, rng_state,
+                         on_step=step, on_eval=evaluate, on_checkpoint=checkpoint, stop=stop)
+        except TrainingInterrupted as exc:
+            name = signal.Signals(exc.signum).name
+            raise TrainingInterrupted(
+                f"{name} at iteration {exc.iteration} of {train.max_iters}: checkpoint "
+                f"written to {out}; continue with --resume", exc.iteration,
+                exc.signum) from None
     wall = time.perf_counter() - began
     done = max(train.max_iters - start, 0)
     last = history[-1] if history else {"train_loss": float("nan"),
@@ -286,7 +372,8 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
         iterations=train.max_iters, final_train_loss=last["train_loss"],
         final_validation_loss=last["validation_loss"], wall_s=wall,
         iterations_per_s=done / wall if wall > 0 else float("nan"),
-        n_parameters=model.n_parameters(), data_summary=dataset.summary, checkpoint=str(out))
+        n_parameters=model.n_parameters(), data_summary=dataset.summary, checkpoint=str(out),
+        start_iteration=start, resumed_from=resumed_from)
 
 
 def _missing_tokens(tokenizer: SmilesTokenizer, smiles) -> set[str]:

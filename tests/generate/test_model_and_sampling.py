@@ -47,20 +47,22 @@ def test_sampling_respects_the_length_limit_and_never_returns_known_or_duplicate
     model, tokenizer, _ = overfit
     known_exact = {"*CCO*", "*CC(F)O*"}
     known_canonical = {"*CCO*", "*CC(F)O*"}
-    # only one novel short polymer exists in what the model writes: the budget runs out
+    # the model writes fewer than ten novel short polymers: the draw budget runs out
     report = generate_candidates(model, tokenizer, known_exact, known_canonical,
-                                 SampleConfig(n=2, max_tokens=10, batch_size=64, max_draws=640))
+                                 SampleConfig(n=10, max_tokens=10, batch_size=64, max_draws=640))
     assert not report.reached and report.draws == 640
-    assert [c.canonical for c in report.candidates] == ["*CC(C)O*"]
+    canonicals = [c.canonical for c in report.candidates]
+    assert "*CC(C)O*" in canonicals and len(set(canonicals)) == len(canonicals)
+    assert not set(canonicals) & (known_canonical | {"*CCO*"})  # *OCC* is PEO too
     assert all(c.n_tokens <= 10 for c in report.candidates)
     assert report.rejected["in training set (exact string)"] > 0  # *CCO*, *CC(F)O*
     assert report.rejected["in training set (same polymer)"] > 0  # *OCC* is PEO
     assert report.rejected["too long"] > 0  # *CCCCCCCCCCCCCO*
     assert report.rejected["duplicate in this batch"] > 0  # *CC(C)O* again
-    assert report.draws == sum(report.rejected.values()) + 1
+    assert report.draws == sum(report.rejected.values()) + len(report.candidates)
 
 
-def test_cli_trains_resumes_and_samples(tmp_path):
+def test_cli_trains_and_resumes_saying_from_where(tmp_path):
     runner = CliRunner()
     out = tmp_path / "model.pt"
     config = tmp_path / "gen.yaml"
@@ -71,21 +73,58 @@ def test_cli_trains_resumes_and_samples(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["iterations"] == 20 and report["data_summary"]["extra_copies"] == {"*CCO*": 100}
+    assert report["resumed_from"] is None and report["start_iteration"] == 0
     assert (tmp_path / "model-10.pt").is_file() and (tmp_path / "model-20.pt").is_file()
     result = runner.invoke(main, ["generate", "train", "--config", str(config), "--out", str(out),
-                                  "--resume", "--iters", "30", "--json"])
+                                  "--resume", "--iters", "30"])
     assert result.exit_code == 0, result.output
+    assert f"resumed from {out} at iteration 20" in result.output
     state = torch.load(out, weights_only=False)
     assert state["iteration"] == 30 and len(state["history"]) == 3
-    result = runner.invoke(main, ["generate", "sample", str(out), "-n", "3", "--max-tokens", "0",
-                                  "--max-draws", "200", "--out", str(tmp_path / "c.csv")])
-    # a 30-iteration model rarely writes valid novel units: the budget message, and the report
-    # of what was drawn is still written
+
+
+def _save_overfit(model, tokenizer, path):
+    from polyhpc.generate.train import Checkpoint, GeneratorConfig, save_checkpoint
+
+    # PEO is one of the training units, as the paper's extra unit
+    save_checkpoint(path, Checkpoint(model, tokenizer, GeneratorConfig(), 400, None, None, [],
+                                     {"extra_copies": {"*CCO*": 1}}))
+
+
+def test_cli_sample_reports_draws_per_candidate(overfit, tmp_path):
+    model, tokenizer, _ = overfit
+    _save_overfit(model, tokenizer, tmp_path / "m.pt")
+    result = CliRunner().invoke(main, ["generate", "sample", str(tmp_path / "m.pt"), "-n", "2",
+                                       "--eval", "--max-draws", "500", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    # PEO (written *CCO* or *OCC*) is known; what is left are novel short units
+    canonicals = [c["canonical"] for c in report["candidates"]]
+    assert len(set(canonicals)) == 2 and "*CCO*" not in canonicals
+    assert all(c["n_tokens"] <= 10 for c in report["candidates"])
+    assert report["accepted"] == 2 and report["reached"]
+    assert report["draws_per_candidate"] == pytest.approx(report["draws"] / 2)
+    assert report["draws"] == sum(report["rejected"].values()) + 2
+    text = CliRunner().invoke(main, ["generate", "sample", str(tmp_path / "m.pt"), "-n", "2",
+                                     "--eval", "--max-draws", "500"]).output
+    assert f"# 2 candidates from {report['draws']} draws " \
+           f"({report['draws'] / 2:.1f} draws per candidate)" in text
+
+
+def test_cli_sample_out_of_draws_exits_2_and_keeps_what_it_found(overfit, tmp_path):
+    model, tokenizer, _ = overfit
+    _save_overfit(model, tokenizer, tmp_path / "m.pt")
+    # twenty novel short units are asked for; the model knows seven units in all
+    result = CliRunner().invoke(main, ["generate", "sample", str(tmp_path / "m.pt"), "-n", "20",
+                                       "--max-draws", "300", "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 2
     report = json.loads((tmp_path / "c.json").read_text())
-    assert report["draws"] == 200 or report["reached"]
-    if not report["reached"]:
-        assert result.exit_code == 2
-        assert "candidates after 200 draws (--max-draws)" in result.output
+    found = report["accepted"]
+    assert report["draws"] == 300 and not report["reached"] and 1 <= found < 20
+    assert result.output.strip().splitlines()[-1] == \
+        f"error: only {found} of 20 candidates after 300 draws (--max-draws); results so far " \
+        "are shown above"
+    assert len((tmp_path / "c.csv").read_text().splitlines()) == found + 1  # and a header
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,0 +1,114 @@
+"""Candidate yield and the six metrics of generator checkpoints (issue 15, part 1).
+
+For each checkpoint and each sampling setting, draws candidates at the
+paper's settings (prompt 11111, T = 1.0, <= 10 tokens) until 50 are found or
+``--max-draws`` draws are spent, and reports draws per accepted candidate
+with the rejection counts. ``--metrics`` adds the six generation metrics on
+500 unconstrained samples at T = 1.0, top-k 40, in eval and dropout mode (the
+settings of PolyGen's published figures); a length-conditioned model is
+asked for lengths drawn from its training distribution there.
+
+Usage (models from ``polyhpc generate train --config workflows/generator-*.yaml``)::
+
+    POLYHPC_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 10 \\
+        .venv/bin/python analysis/generator_yield.py runs/gen15/paper/model.pt \\
+        --settings eval,eval-top40,dropout-top40,budget --metrics --out yield.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from polyhpc.data.htpmd import load_htpmd_train
+from polyhpc.generate.metrics import TrainingReference, compute_metrics
+from polyhpc.generate.sample import SampleConfig, generate_candidates, sample_unconstrained
+from polyhpc.generate.tokenizer import split_smiles, unit_length
+from polyhpc.generate.train import load_checkpoint
+
+#: Named sampling settings; every one at T = 1.0, prompt 11111, <= 10 tokens.
+SETTINGS = {
+    "eval": {"top_k": None, "dropout": False},
+    "eval-top40": {"top_k": 40, "dropout": False},
+    "dropout-top40": {"top_k": 40, "dropout": True},
+    "budget": {"top_k": 40, "dropout": True, "decoding": "budget"},
+    "budget-eval": {"top_k": 40, "dropout": False, "decoding": "budget"},
+}
+
+
+def measure_yield(state, reference: TrainingReference, setting: str, max_draws: int,
+                  seed: int) -> dict:
+    """Draws needed for 50 candidates (or what ``max_draws`` draws gave)."""
+    config = SampleConfig(n=50, max_draws=max_draws, seed=seed, **SETTINGS[setting])
+    began = time.perf_counter()
+    report = generate_candidates(state.model, state.tokenizer, reference.exact,
+                                 reference.canonical, config)
+    return {"setting": setting, "accepted": len(report.candidates), "draws": report.draws,
+            "reached": report.reached, "draws_per_candidate": report.draws_per_candidate,
+            "rejected": report.rejected, "wall_s": round(time.perf_counter() - began, 1),
+            "candidates": [c.smiles for c in report.candidates]}
+
+
+def measure_metrics(state, reference: TrainingReference, dropout: bool, n: int,
+                    seed: int) -> dict:
+    """Six metrics of ``n`` unconstrained samples at T = 1.0, top-k 40."""
+    generator = torch.Generator().manual_seed(seed)
+    samples = sample_unconstrained(state.model, state.tokenizer, state.data_summary, "11111",
+                                   n, 1.0, 40, dropout, generator)
+    samples = [s or "" for s in samples]
+    metrics = compute_metrics(samples, reference)
+    short = sum(1 for s in samples if s and unit_length(split_smiles(s)) <= 10)
+    return {"mode": "dropout" if dropout else "eval", **metrics.to_dict(),
+            "short_fraction": short / n}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--settings", default="eval,eval-top40,dropout-top40,budget")
+    parser.add_argument("--max-draws", type=int, default=20_000)
+    parser.add_argument("--metrics", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    cache = {}
+    for path in args.checkpoints:
+        state = load_checkpoint(path)
+        extra = tuple(state.data_summary.get("extra_copies", {}))
+        if extra not in cache:
+            cache[extra] = TrainingReference(load_htpmd_train()["smiles"].tolist() + list(extra))
+        reference = cache[extra]
+        train = dataclasses.asdict(state.config.train)
+        row = {"checkpoint": str(path), "iteration": state.iteration,
+               "length_conditioning": train.get("length_conditioning", "none"),
+               "extra_copies": state.data_summary.get("extra_copies", {}),
+               "yield": [], "metrics": []}
+        for setting in args.settings.split(","):
+            result = measure_yield(state, reference, setting, args.max_draws, args.seed)
+            row["yield"].append(result)
+            rejected = ", ".join(f"{k} {v}" for k, v in list(result["rejected"].items())[:4])
+            print(f"{path}  {setting:<14} {result['accepted']:>3} in {result['draws']:>6} "
+                  f"draws ({result['wall_s']} s); {rejected}", flush=True)
+        if args.metrics:
+            for dropout in (False, True):
+                metrics = measure_metrics(state, reference, dropout, 500, args.seed)
+                row["metrics"].append(metrics)
+                print(f"{path}  metrics {metrics['mode']}: " + ", ".join(
+                    f"{k} {metrics[k]:.2f}" for k in ("validity", "uniqueness", "novelty",
+                                                      "synthesizability", "similarity",
+                                                      "diversity", "short_fraction")),
+                      flush=True)
+        rows.append(row)
+    if args.out is not None:
+        args.out.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
