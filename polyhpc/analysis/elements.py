@@ -18,22 +18,35 @@ STANDARD_ATOMIC_WEIGHTS = np.array([
 ])
 
 
-def atomic_numbers_from_masses(masses_amu: np.ndarray) -> np.ndarray:
+def atomic_numbers_from_masses(masses_amu: np.ndarray, tolerance_amu: float = 0.5) -> np.ndarray:
     """Atomic number of the element whose standard weight is nearest each mass.
 
     Parameters
     ----------
     masses_amu : (n,) float
         Per-atom masses in g/mol.
+    tolerance_amu : float
+        Largest accepted distance from that weight (force fields round
+        masses by far less; a corrupt mass would otherwise pass as an element).
 
     Returns
     -------
     (n,) int64
         Atomic numbers (1..36).
+
+    Raises
+    ------
+    ValueError
+        A mass is further than ``tolerance_amu`` from every element's weight.
     """
     masses = np.asarray(masses_amu, dtype=np.float64)
     distance = np.abs(masses[:, None] - STANDARD_ATOMIC_WEIGHTS[None, 1:])
-    return np.argmin(distance, axis=1).astype(np.int64) + 1
+    nearest = np.argmin(distance, axis=1)
+    off = np.flatnonzero(~(distance[np.arange(len(masses)), nearest] <= tolerance_amu))
+    if off.size:
+        raise ValueError(f"mass {masses[off[0]]!r} g/mol is no element's standard weight "
+                         f"(tolerance {tolerance_amu} g/mol)")
+    return nearest.astype(np.int64) + 1
 
 
 def standard_masses(atomic_numbers: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,36 @@ REQUIRED_META = (
     "temperature", "time_step", "cation_raw_type", "anion_raw_type",
     "polymer_raw_type_range", "polymer_solvate_types",
 )
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TrajectoryError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _integer(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TrajectoryError(f"{name} must be an integer, got {value!r}")
+    return value
+
+
+def _integers(values, name: str) -> tuple[int, ...]:
+    if not isinstance(values, (list, tuple)):
+        raise TrajectoryError(f"{name} must be a list of integers, got {values!r}")
+    return tuple(_integer(v, name) for v in values)
+
+
+def _pair(values, name: str) -> tuple[int, int]:
+    pair = _integers(values, name)
+    if len(pair) != 2:
+        raise TrajectoryError(f"{name} must be [low, high], got {values!r}")
+    return pair
+
+
+def _check_positive(name: str, value: float, unit: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise TrajectoryError(f"{name} must be a positive number ({unit}), got {value}")
 
 
 @dataclass(frozen=True)
@@ -70,29 +101,51 @@ class TrajectoryMeta:
     cluster_cutoff_A: float = 3.4
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Refuse values no trajectory can have, naming the ``meta.json`` field."""
+        _check_positive("temperature", self.temperature_K, "K")
+        _check_positive("time_step", self.frame_interval_ps, "ps between saved frames")
+        _check_positive("cluster_cutoff_A", self.cluster_cutoff_A, "Å")
+        for name, value in (("cation_raw_type", self.cation_type),
+                            ("anion_raw_type", self.anion_type)):
+            if value < 1:
+                raise TrajectoryError(f"{name} must be a LAMMPS atom type >= 1, got {value}")
+        low, high = self.polymer_type_range
+        if not 0 <= low <= high:
+            raise TrajectoryError(f"polymer_raw_type_range must be [low, high] with "
+                                  f"0 <= low <= high, got [{low}, {high}]")
+        if not self.solvate_atomic_numbers or not all(
+                1 <= z <= 118 for z in self.solvate_atomic_numbers):
+            raise TrajectoryError(f"polymer_solvate_types must be atomic numbers 1-118, got "
+                                  f"{list(self.solvate_atomic_numbers)}")
+        if any(t < 1 for t in self.cluster_anion_types):
+            raise TrajectoryError(f"cluster_anion_types must be LAMMPS atom types >= 1, got "
+                                  f"{list(self.cluster_anion_types)}")
+
     @classmethod
     def from_dict(cls, data: dict, source: str = "meta.json") -> TrajectoryMeta:
-        """Build from the HTP-MD schema; missing fields are listed in the error."""
+        """Build from the HTP-MD schema; missing or impossible fields are named with the file."""
         missing = [key for key in REQUIRED_META if key not in data]
         if missing:
             raise TrajectoryError(f"{source} lacks field(s): {', '.join(missing)}")
         known = set(REQUIRED_META) | {"cluster_anion_types", "cluster_cutoff_A"}
         try:
-            low, high = data["polymer_raw_type_range"]
+            low, high = _pair(data["polymer_raw_type_range"], "polymer_raw_type_range")
             return cls(
-                temperature_K=float(data["temperature"]),
-                frame_interval_ps=float(data["time_step"]),
-                cation_type=int(data["cation_raw_type"]),
-                anion_type=int(data["anion_raw_type"]),
-                polymer_type_range=(int(low), int(high)),
-                solvate_atomic_numbers=tuple(int(t) for t in data["polymer_solvate_types"]),
-                cluster_anion_types=tuple(int(t) for t in data.get("cluster_anion_types",
-                                                                   (93, 94, 95))),
-                cluster_cutoff_A=float(data.get("cluster_cutoff_A", 3.4)),
+                temperature_K=_number(data["temperature"], "temperature"),
+                frame_interval_ps=_number(data["time_step"], "time_step"),
+                cation_type=_integer(data["cation_raw_type"], "cation_raw_type"),
+                anion_type=_integer(data["anion_raw_type"], "anion_raw_type"),
+                polymer_type_range=(low, high),
+                solvate_atomic_numbers=_integers(data["polymer_solvate_types"],
+                                                 "polymer_solvate_types"),
+                cluster_anion_types=_integers(data.get("cluster_anion_types", (93, 94, 95)),
+                                              "cluster_anion_types"),
+                cluster_cutoff_A=_number(data.get("cluster_cutoff_A", 3.4), "cluster_cutoff_A"),
                 extra={k: v for k, v in data.items() if k not in known},
             )
-        except (TypeError, ValueError) as exc:
-            raise TrajectoryError(f"{source}: malformed field ({exc})") from None
+        except TrajectoryError as exc:
+            raise TrajectoryError(f"{source}: {exc}") from None
 
     def with_overrides(self, **overrides) -> TrajectoryMeta:
         """Return a copy with the given non-``None`` fields replaced."""
@@ -178,6 +231,17 @@ def _keep_mask(types, atomic_numbers, meta: TrajectoryMeta) -> np.ndarray:
     return ions | (polymer & solvate)
 
 
+def _check_timesteps(path: Path, timesteps: np.ndarray) -> None:
+    """Frames must be evenly spaced in time: the analysis assumes one ``time_step``."""
+    steps = np.diff(timesteps)
+    if steps.size and (steps[0] <= 0 or np.any(steps != steps[0])):
+        bad = int(np.flatnonzero((steps <= 0) | (steps != steps[0]))[0]) + 1
+        raise TrajectoryError(
+            f"{path}: frame {bad} (timestep {timesteps[bad]}) follows timestep "
+            f"{timesteps[bad - 1]}; frames must be evenly spaced and increasing "
+            f"(every {steps[0]} steps from the start)")
+
+
 def read_lammps_dump(path: Path, meta: TrajectoryMeta, allow_truncated: bool = False,
                      progress: Callable[[int], None] | None = None) -> Trajectory:
     """Read a LAMMPS text dump, keeping ions and polymer N/O/S atoms.
@@ -200,7 +264,12 @@ def read_lammps_dump(path: Path, meta: TrajectoryMeta, allow_truncated: bool = F
     first = dump.read_first_frame(path, header)
     if np.unique(first.ids).size != first.ids.size:
         raise TrajectoryError(f"{path}: duplicate atom ids in the first frame")
-    atomic_numbers = atomic_numbers_from_masses(first.masses)
+    if first.ids.min() < 0:
+        raise TrajectoryError(f"{path}: negative atom id {first.ids.min()} in the first frame")
+    try:
+        atomic_numbers = atomic_numbers_from_masses(first.masses)
+    except ValueError as exc:
+        raise TrajectoryError(f"{path}: {exc}") from None
     masses = standard_masses(atomic_numbers)
     keep = _keep_mask(first.types, atomic_numbers, meta)
     if not np.any(first.types == meta.cation_type):
@@ -210,7 +279,9 @@ def read_lammps_dump(path: Path, meta: TrajectoryMeta, allow_truncated: bool = F
     mass_of_id = np.zeros(slot_of_id.shape[0])
     mass_of_id[first.ids] = masses
     frames = dump.stream_frames(path, header, slot_of_id, mass_of_id, int(keep.sum()),
-                                allow_truncated=allow_truncated, progress=progress)
+                                allow_truncated=allow_truncated, progress=progress,
+                                known_ids=first.ids)
+    _check_timesteps(path, frames.timesteps)
     lengths = frames.boxes[:, :, 1] - frames.boxes[:, :, 0]
     low, high = meta.polymer_type_range
     polymer = (first.types >= low) & (first.types <= high)
@@ -244,7 +315,10 @@ def read_with_mdanalysis(topology: Path, trajectory: Path, meta: TrajectoryMeta)
             from None
     atoms = universe.atoms
     types = atoms.types.astype(np.int64)
-    atomic_numbers = atomic_numbers_from_masses(atoms.masses)
+    try:
+        atomic_numbers = atomic_numbers_from_masses(atoms.masses)
+    except ValueError as exc:
+        raise TrajectoryError(f"{topology}: {exc}") from None
     masses = standard_masses(atomic_numbers)
     keep = _keep_mask(types, atomic_numbers, meta)
     n = len(universe.trajectory)

@@ -1,8 +1,11 @@
-"""Numba kernels on plain arrays: unwrapping, drift, MSD, ion clusters.
+"""Kernels on plain arrays: MSD and ion clusters.
 
 Each public function checks shapes, dtypes and the box and then calls a
-private ``@njit`` kernel on contiguous arrays (the stumpy pattern). Kernels do
-no I/O and know no units beyond "same length unit as the box".
+private ``@njit`` kernel on contiguous arrays (the stumpy pattern), or NumPy
+and SciPy FFTs where they are faster. Kernels do no I/O and know no units
+beyond "same length unit as the box". Unwrapping (``x + ix L``) and the
+removal of the all-atom centre-of-mass drift happen while the dump is parsed
+(:func:`polyhpc.analysis.dump.stream_frames`), in one pass over the bytes.
 
 Cluster detection follows the freud pattern: a cell-list neighbour search
 under periodic boundaries, then connected components by union-find, then
@@ -33,54 +36,6 @@ def _check_box(boxes, n_frames):
     return boxes
 
 
-# ------------------------------------------------------------------ unwrap, drift
-@numba.njit(parallel=True, cache=True)
-def _unwrap(positions, images, boxes, out):
-    for f in numba.prange(positions.shape[0]):
-        for i in range(positions.shape[1]):
-            for d in range(3):
-                out[f, i, d] = positions[f, i, d] + images[f, i, d] * boxes[f, d]
-
-
-def unwrap(positions, images, boxes) -> np.ndarray:
-    """Unwrapped positions ``x + ix * L``.
-
-    Parameters
-    ----------
-    positions : (n_frames, n_atoms, 3) float64
-        Wrapped positions.
-    images : (n_frames, n_atoms, 3) int
-        Image flags.
-    boxes : (n_frames, 3) float64
-        Orthogonal box lengths.
-    """
-    positions = _as(positions, np.float64, 3, "positions", 3)
-    images = _as(images, np.int64, 3, "images", 3)
-    if images.shape != positions.shape:
-        raise ValueError(f"images shape {images.shape} != positions shape {positions.shape}")
-    boxes = _check_box(boxes, positions.shape[0])
-    out = np.empty_like(positions)
-    _unwrap(positions, images, boxes, out)
-    return out
-
-
-def remove_drift(positions, masses) -> np.ndarray:
-    """Subtract each frame's mass-weighted centre of mass.
-
-    Parameters
-    ----------
-    positions : (n_frames, n_atoms, 3) float64
-        Unwrapped positions of all atoms.
-    masses : (n_atoms,) float64
-    """
-    positions = _as(positions, np.float64, 3, "positions", 3)
-    masses = _as(masses, np.float64, 1, "masses")
-    if masses.shape[0] != positions.shape[1]:
-        raise ValueError(f"{masses.shape[0]} masses for {positions.shape[1]} atoms")
-    com = np.einsum("fad,a->fd", positions, masses) / masses.sum()
-    return positions - com[:, None, :]
-
-
 # --------------------------------------------------------------------------- MSD
 def msd_endpoint(positions) -> float:
     """HTP-MD MSD: mean |r(last) - r(first)|² over atoms.
@@ -96,34 +51,6 @@ def msd_endpoint(positions) -> float:
     return float(np.mean(np.sum((positions[-1] - positions[0]) ** 2, axis=-1)))
 
 
-@numba.njit(parallel=True, cache=True)
-def _msd_windowed(positions, out):
-    n_frames = positions.shape[0]
-    n_atoms = positions.shape[1]
-    for lag in numba.prange(1, n_frames):
-        total = 0.0
-        for t in range(n_frames - lag):
-            for i in range(n_atoms):
-                for d in range(3):
-                    delta = positions[t + lag, i, d] - positions[t, i, d]
-                    total += delta * delta
-        out[lag] = total / ((n_frames - lag) * n_atoms)
-
-
-def msd_windowed(positions) -> np.ndarray:
-    """Multiple-time-origin MSD by direct summation, O(n_frames²).
-
-    Returns
-    -------
-    (n_frames,) float64
-        MSD at each lag (in frames), averaged over origins and atoms.
-    """
-    positions = _as(positions, np.float64, 3, "positions", 3)
-    out = np.zeros(positions.shape[0])
-    _msd_windowed(positions, out)
-    return out
-
-
 def msd_fft(positions) -> np.ndarray:
     """Multiple-time-origin MSD in O(n log n) with FFTs.
 
@@ -131,10 +58,16 @@ def msd_fft(positions) -> np.ndarray:
     DOI 10.1051/sfn/201112010 (as used by nMoldyn/MDAnalysis): MSD(m) =
     S1(m) - 2 S2(m), with S2 the position autocorrelation.
 
+    Parameters
+    ----------
+    positions : (n_frames, n_atoms, 3) float64
+        Unwrapped, drift-free positions.
+
     Returns
     -------
     (n_frames,) float64
-        Same values as :func:`msd_windowed`, to rounding.
+        MSD at each lag (in frames), averaged over all time origins and atoms:
+        the direct sum over origins, to rounding.
     """
     positions = _as(positions, np.float64, 3, "positions", 3)
     n = positions.shape[0]

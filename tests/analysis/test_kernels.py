@@ -1,7 +1,15 @@
+"""Kernels against naive twins and closed forms; the suite also runs without JIT.
+
+The parsing kernel (:mod:`polyhpc.analysis.dump`) is where trajectories are
+unwrapped and their drift removed, so it is tested here as a kernel too.
+"""
+
 import numpy as np
 import pytest
 
-from polyhpc.analysis import kernels
+from polyhpc.analysis import dump, kernels
+from polyhpc.analysis.elements import atomic_numbers_from_masses, standard_masses
+from polyhpc.analysis.synthetic import write_synthetic_dump
 from tests import naive
 
 
@@ -10,33 +18,83 @@ def test_constant_velocity_msd_is_v_squared_t_squared():
     t = np.arange(40, dtype=float)
     positions = (t[:, None, None] * velocity) + np.zeros((1, 3, 3))
     expected = np.sum(velocity**2) * t**2
-    np.testing.assert_allclose(kernels.msd_windowed(positions), expected, rtol=1e-12)
+    np.testing.assert_allclose(naive.msd_all_origins(positions), expected, rtol=1e-12)
     np.testing.assert_allclose(kernels.msd_fft(positions), expected, rtol=1e-9, atol=1e-9)
     assert kernels.msd_endpoint(positions) == pytest.approx(expected[-1])
 
 
-def test_msd_kernels_agree_with_the_naive_twin_on_random_walks():
+def test_msd_fft_agrees_with_the_naive_twin_on_random_walks():
     rng = np.random.default_rng(7)
     positions = np.cumsum(rng.normal(size=(120, 9, 3)), axis=0)
     reference = naive.msd_all_origins(positions)
-    np.testing.assert_allclose(kernels.msd_windowed(positions), reference, rtol=1e-10)
     np.testing.assert_allclose(kernels.msd_fft(positions), reference, rtol=1e-8, atol=1e-8)
 
 
-def test_unwrap_adds_image_times_box():
-    positions = np.array([[[1.0, 2.0, 3.0]], [[9.5, 0.5, 3.0]]])
-    images = np.array([[[0, 0, 0]], [[-1, 1, 2]]])
-    boxes = np.array([[10.0, 10.0, 10.0], [10.0, 10.0, 10.0]])
-    np.testing.assert_allclose(kernels.unwrap(positions, images, boxes)[1], [[-0.5, 10.5, 23.0]])
+def _stream_all(path, masses_by_id=None, chunk_bytes=128 << 20):
+    """Every atom of a dump through the parsing kernel, in id order."""
+    header = dump.read_header(path)
+    first = dump.read_first_frame(path, header)
+    slot_of_id = np.full(first.ids.max() + 1, -1)
+    slot_of_id[first.ids] = np.arange(first.ids.size)
+    mass_of_id = np.zeros(first.ids.max() + 1)
+    mass_of_id[first.ids] = first.masses if masses_by_id is None else masses_by_id
+    return dump.stream_frames(path, header, slot_of_id, mass_of_id, first.ids.size,
+                              chunk_bytes=chunk_bytes, known_ids=first.ids)
 
 
-def test_remove_drift_leaves_a_fixed_centre_of_mass():
+def _dump_text(frames, box=10.0):
+    """A dump of (timestep, rows) frames, rows as (id, type, mass, x, y, z, ix, iy, iz)."""
+    text = ""
+    for step, rows in frames:
+        text += (f"ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{len(rows)}\n"
+                 "ITEM: BOX BOUNDS pp pp pp\n" + f"0.0 {box}\n" * 3
+                 + "ITEM: ATOMS id type mass x y z ix iy iz\n"
+                 + "".join(" ".join(map(str, row)) + "\n" for row in rows))
+    return text
+
+
+def test_parsing_unwraps_with_image_flags_times_the_box(tmp_path):
+    path = tmp_path / "two.lammpstrj"
+    path.write_text(_dump_text([
+        (0, [(2, 1, 12.011, 5.0, 5.0, 5.0, 0, 0, 0), (1, 1, 12.011, 1.0, 2.0, 3.0, 0, 0, 0)]),
+        (10, [(1, 1, 12.011, 9.5, 0.5, 3.0, -1, 1, 2), (2, 1, 12.011, 5.0, 5.0, 5.0, 0, 0, 0)]),
+    ]))
+    frames = _stream_all(path)
+    # atom 1 crossed the x boundary backwards, y forwards and z twice: x + ix L
+    np.testing.assert_allclose(frames.positions[1], [[-0.5, 10.5, 23.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_allclose(frames.positions[0], [[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]])
+    np.testing.assert_array_equal(frames.timesteps, [0, 10])
+
+
+def test_parsing_accumulates_the_mass_weighted_centre_of_all_atoms(tmp_path):
     rng = np.random.default_rng(1)
-    positions = rng.normal(size=(5, 4, 3)) + np.arange(5)[:, None, None]
-    masses = np.array([1.0, 12.0, 16.0, 7.0])
-    fixed = kernels.remove_drift(positions, masses)
-    com = np.einsum("fad,a->fd", fixed, masses) / masses.sum()
-    np.testing.assert_allclose(com, 0.0, atol=1e-12)
+    masses = np.array([1.008, 12.011, 15.999, 6.94])
+    frames = []
+    for step in range(5):
+        unwrapped = rng.normal(size=(4, 3)) * 4 + step  # the whole system drifts
+        images = np.floor(unwrapped / 10.0).astype(int)
+        frames.append((step, [(i + 1, i + 1, masses[i], *(unwrapped[i] - 10.0 * images[i]),
+                               *images[i]) for i in range(4)]))
+    path = tmp_path / "drift.lammpstrj"
+    path.write_text(_dump_text(frames))
+    parsed = _stream_all(path)
+    fixed = parsed.positions - parsed.com[:, None, :]
+    np.testing.assert_allclose(np.einsum("fad,a->fd", fixed, masses) / masses.sum(), 0.0,
+                               atol=1e-12)
+
+
+def test_parsing_equals_the_naive_twin_on_a_random_dump_in_any_chunking(tmp_path):
+    path = write_synthetic_dump(tmp_path / "traj.lammpstrj", n_frames=6, n_atoms=240, n_pairs=5)
+    twin = naive.read_dump(path)
+    masses = standard_masses(atomic_numbers_from_masses(twin["masses"]))
+    for chunk_bytes in (128 << 20, 4096, 9000):  # whole file; frames split across chunks
+        parsed = _stream_all(path, masses, chunk_bytes)
+        np.testing.assert_allclose(parsed.positions, twin["positions"], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(parsed.timesteps, twin["timesteps"])
+        np.testing.assert_allclose(parsed.boxes[:, :, 1] - parsed.boxes[:, :, 0],
+                                   twin["boxes"])
+        com = (twin["positions"] * masses[None, :, None]).sum(axis=1) / masses.sum()
+        np.testing.assert_allclose(parsed.com, com, rtol=0, atol=1e-9)
 
 
 def test_two_ions_across_the_periodic_boundary_within_cutoff_are_one_cluster():

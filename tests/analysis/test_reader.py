@@ -151,20 +151,33 @@ def test_not_a_dump_gives_a_clear_error(tmp_path):
         read_lammps_dump(tmp_path / "traj.lammpstrj", meta)
 
 
-def test_chunked_streaming_equals_a_single_read(small_dump):
+def test_chunked_streaming_equals_a_single_read(small_dump, reference_trajectory):
+    """Chunks far smaller than a frame give the same positions, centres and boxes."""
     from polyhpc.analysis import dump
+    from polyhpc.analysis.elements import atomic_numbers_from_masses, standard_masses
 
-    meta = read_meta(small_dump.parent / "meta.json")
-    whole = read_lammps_dump(small_dump, meta)
-    header = dump.read_header(small_dump)
-    first = dump.read_first_frame(small_dump, header)
-    slot_of_id = np.full(first.ids.max() + 1, -1)
-    slot_of_id[first.ids] = np.arange(first.ids.size)
-    masses = np.ones(first.ids.max() + 1)
-    tiny = dump.stream_frames(small_dump, header, slot_of_id, masses, first.ids.size,
-                              chunk_bytes=4096)
-    assert tiny.positions.shape[0] == whole.n_frames == 6
-    np.testing.assert_array_equal(tiny.timesteps, whole.timesteps)
+    for path in (small_dump, reference_trajectory / "traj.lammpstrj"):
+        meta = read_meta(path.parent / "meta.json")
+        whole = read_lammps_dump(path, meta)
+        header = dump.read_header(path)
+        first = dump.read_first_frame(path, header)
+        slot_of_id = np.full(first.ids.max() + 1, -1)
+        slot_of_id[first.ids] = np.arange(first.ids.size)
+        masses = np.zeros(first.ids.max() + 1)
+        masses[first.ids] = standard_masses(atomic_numbers_from_masses(first.masses))
+        single = dump.stream_frames(path, header, slot_of_id, masses, first.ids.size)
+        for chunk_bytes in (4096, 65536, 1_000_003):
+            chunked = dump.stream_frames(path, header, slot_of_id, masses, first.ids.size,
+                                         chunk_bytes=chunk_bytes)
+            assert chunked.positions.shape == single.positions.shape
+            np.testing.assert_array_equal(chunked.positions, single.positions)
+            np.testing.assert_array_equal(chunked.com, single.com)
+            np.testing.assert_array_equal(chunked.boxes, single.boxes)
+            np.testing.assert_array_equal(chunked.timesteps, whole.timesteps)
+        # and the reader's kept, drift-free positions are these, row for row
+        index = np.searchsorted(first.ids, whole.ids)
+        np.testing.assert_array_equal(single.positions[:, index] - single.com[:, None, :],
+                                      whole.positions)
 
 
 def test_solvate_elements_can_be_overridden(reference_trajectory, reference_result):
