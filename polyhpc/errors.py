@@ -26,6 +26,10 @@ class TrajectoryError(PolyhpcError):
     """A trajectory or its metadata cannot be read or is inconsistent."""
 
 
+class ReplicaMismatchError(PolyhpcError):
+    """Trajectories given as replicas of one system describe different systems."""
+
+
 class ConfigError(PolyhpcError):
     """A configuration file or option is invalid."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -19,3 +20,19 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 def write_json_atomic(path: Path | str, payload) -> Path:
     """:func:`write_text_atomic` for JSON (indented)."""
     return write_text_atomic(path, json.dumps(payload, indent=2))
+
+
+def finite_json(value):
+    """``value`` with NaN and infinities as ``None`` (JSON has no NaN), numpy as Python.
+
+    Dicts, lists and tuples are converted recursively (tuples become lists).
+    """
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()  # numpy scalars and arrays
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value

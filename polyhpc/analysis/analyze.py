@@ -15,7 +15,7 @@ import numpy as np
 
 from polyhpc.analysis import kernels, transport
 from polyhpc.analysis.io import Trajectory, TrajectoryMeta, read_lammps_dump, read_meta
-from polyhpc.analysis.results import MsdCurve, TransportResult
+from polyhpc.analysis.results import MsdCurve, Provenance, TransportResult
 from polyhpc.errors import TrajectoryError
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,21 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
     trajectory : Trajectory
         Drift-free unwrapped positions of the kept atoms.
     max_cluster : int
-        Largest cluster size (exclusive) in the cluster Nernst-Einstein sum.
+        Largest cluster size (exclusive) in the cluster Nernst-Einstein sum;
+        at least 2 (a free ion is a cluster of size 1).
     fit_window : (float, float)
         Lag fraction for the multiple-origin diffusivity fits.
+
+    Returns
+    -------
+    TransportResult
+        With ``notes`` saying why a property is NaN where it is, and the
+        provenance recorded in the metadata's extra fields.
     """
     meta = trajectory.meta
+    if max_cluster < 2:
+        raise TrajectoryError(f"max_cluster must be >= 2 (free ions are clusters of one), "
+                              f"got {max_cluster}")
     if trajectory.n_frames < 2:
         raise TrajectoryError(f"need at least 2 frames, got {trajectory.n_frames}")
     if not np.allclose(trajectory.boxes, trajectory.boxes[0:1], rtol=1e-6):
@@ -69,7 +79,7 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
         "poly": (trajectory.types >= low) & (trajectory.types <= high)
         & np.isin(trajectory.atomic_numbers, meta.solvate_atomic_numbers),
     }
-    diffusivity, fits, curves = {}, {}, {}
+    diffusivity, fits, curves, notes = {}, {}, {}, {}
     for name, mask in species.items():
         if not mask.any():
             raise TrajectoryError(f"no {name} atoms found with the metadata's types")
@@ -82,8 +92,12 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
         curves[name] = MsdCurve(time_ps, curve)
         if trajectory.n_frames >= 5:
             fits[name] = transport.fit_diffusivity(blocks, meta.frame_interval_ps, fit_window)
+            if len(blocks) == 1:
+                notes[f"{name}_diffusivity_fit_err"] = "one atom: no block uncertainty"
         else:
             fits[name] = (float("nan"), float("nan"))
+            notes[f"{name}_diffusivity_fit"] = notes[f"{name}_diffusivity_fit_err"] = (
+                f"MSD fit needs >= 5 frames, got {trajectory.n_frames}")
 
     labels, is_cation, is_anion = ion_cluster_labels(trajectory)
     population = kernels.cluster_populations(labels, is_cation, is_anion).mean(axis=0)
@@ -94,6 +108,11 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
         max_cluster)
     conductivity_ne, transference_ne = transport.ne_conductivity(
         n_cations, n_anions, diffusivity["li"], diffusivity["tfsi"], volume, meta.temperature_K)
+    if np.isnan(transference):
+        reason = (f"no charged cluster with fewer than {max_cluster} cations and "
+                  f"{max_cluster} anions")
+        notes["conductivity"] = f"zero: {reason}"
+        notes["transference_number"] = f"undefined: {reason}"
     return TransportResult(
         conductivity=conductivity, transference_number=transference,
         conductivity_ne=conductivity_ne, transference_number_ne=transference_ne,
@@ -110,7 +129,8 @@ def compute_transport(trajectory: Trajectory, max_cluster: int = 10,
         else 0.0,
         temperature=meta.temperature_K, time_step=meta.frame_interval_ps,
         n_frames=trajectory.n_frames, n_cations=n_cations, n_anions=n_anions, volume=volume,
-        population=population, msd=curves,
+        population=population, msd=curves, notes=notes,
+        provenance=Provenance.from_meta(meta.extra),
     )
 
 
@@ -156,6 +176,7 @@ def analyze_path(path: Path, meta_path: Path | None = None, frames: slice | None
     """
     trajectory_file, meta_file = locate_inputs(path, meta_path)
     meta: TrajectoryMeta = read_meta(meta_file).with_overrides(**(meta_overrides or {}))
+    provenance = Provenance.from_meta(meta.extra, str(meta_file))
     if trajectory_file.suffix in _MDA_SUFFIXES:
         if topology is None:
             raise TrajectoryError(f"{trajectory_file.name} needs --topology (a LAMMPS data file)")
@@ -167,4 +188,4 @@ def analyze_path(path: Path, meta_path: Path | None = None, frames: slice | None
     if frames is not None:
         trajectory = trajectory.select(frames)
     result = compute_transport(trajectory, max_cluster=max_cluster)
-    return dataclasses.replace(result, source=str(trajectory_file))
+    return dataclasses.replace(result, source=str(trajectory_file), provenance=provenance)

@@ -69,6 +69,9 @@ def fit_diffusivity(msd_A2: np.ndarray, frame_interval_ps: float,
 
 def _prefactor(volume_A3: float, temperature_K: float) -> float:
     """e² / (V k_B T) in S s / cm³ (times cm²/s gives S/cm)."""
+    if not (temperature_K > 0 and volume_A3 > 0):
+        raise ValueError(f"temperature_K and volume_A3 must be positive, got {temperature_K}, "
+                         f"{volume_A3}")
     return ELEMENTARY_CHARGE_C**2 / (volume_A3 * A3_TO_CM3 * BOLTZMANN_J_PER_K * temperature_K)
 
 
@@ -88,12 +91,16 @@ def cluster_ne_conductivity(population: np.ndarray, d_cation_cm2_s: float,
         Box volume.
     temperature_K : float
     max_cluster : int
-        Clusters with ``i < max_cluster`` and ``j < max_cluster`` are summed.
+        Clusters with ``i < max_cluster`` and ``j < max_cluster`` are summed;
+        at least 2, or not even a free ion would count.
 
     Returns
     -------
     conductivity_S_per_cm, transference_number : float, float
+        The transference number is NaN when no charged cluster is summed.
     """
+    if max_cluster < 2:
+        raise ValueError(f"max_cluster must be >= 2, got {max_cluster}")
     population = np.asarray(population, dtype=np.float64)
     i, j = np.meshgrid(np.arange(max_cluster), np.arange(max_cluster), indexing="ij")
     block = np.zeros((max_cluster, max_cluster))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -43,6 +44,43 @@ def _parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
         raise PolyhpcError(f"{option} {text!r}: expected comma-separated integers") from None
 
 
+_ROWS = [("conductivity (cluster NE)", "conductivity", "S/cm"),
+         ("conductivity (NE)", "conductivity_ne", "S/cm"),
+         ("transference number (cluster NE)", "transference_number", ""),
+         ("transference number (NE)", "transference_number_ne", ""),
+         ("Li diffusivity", "li_diffusivity", "cm^2/s"),
+         ("TFSI diffusivity", "tfsi_diffusivity", "cm^2/s"),
+         ("polymer diffusivity", "poly_diffusivity", "cm^2/s"),
+         ("Li diffusivity (MSD fit)", "li_diffusivity_fit", "cm^2/s"),
+         ("molality", "molality", "mol/kg"), ("density", "density", "g/cm^3"),
+         ("free Li fraction", "free_cation_fraction", "")]
+
+
+def _value_text(value: float, unit: str, note: str, std: float | None = None,
+                std_note: str = "") -> str:
+    """``1.2e-05 ± 3e-06 S/cm``; a NaN says why instead of printing ``nan``."""
+    if math.isnan(value):
+        return f"n/a ({note or 'undefined'})"
+    unit = f" {unit}" if unit else ""
+    if std is None:
+        text = f"{value:.6g}{unit}"
+    elif math.isnan(std):
+        text = f"{value:.6g}{unit} (std n/a: {std_note or 'undefined'})"
+    else:
+        text = f"{value:.6g} ± {std:.2g}{unit}"
+    return text + (f"  [{note}]" if note else "")
+
+
+def _provenance_lines(provenance) -> list[str]:
+    lines = []
+    if provenance.mol_smiles:
+        lines.append(f"polymer {provenance.mol_smiles}")
+    lines.append(f"{provenance.protocol_label()}; force field {provenance.force_field_label()}")
+    if provenance.warning():
+        lines.append(f"WARNING: {provenance.warning()}")
+    return lines
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--meta", "meta_path", type=click.Path(path_type=Path),
@@ -51,37 +89,49 @@ def _parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
               help="LAMMPS data file, needed for DCD/XTC trajectories.")
 @click.option("--frames", help="Frame selection start:stop:step, e.g. 500: or ::2.")
 @click.option("--allow-truncated", is_flag=True, help="Drop an incomplete last frame.")
-@click.option("--cation-type", type=int, help="Override meta cation_raw_type.")
-@click.option("--anion-type", type=int, help="Override meta anion_raw_type.")
+@click.option("--cation-type", type=click.IntRange(min=1), help="Override meta cation_raw_type.")
+@click.option("--anion-type", type=click.IntRange(min=1), help="Override meta anion_raw_type.")
 @click.option("--polymer-types", help="Override meta polymer_raw_type_range, LOW:HIGH.")
-@click.option("--temperature", "temperature_K", type=float, help="Override meta temperature (K).")
-@click.option("--frame-interval", "frame_interval_ps", type=float,
+@click.option("--temperature", "temperature_K", type=click.FloatRange(min=0, min_open=True),
+              help="Override meta temperature (K).")
+@click.option("--frame-interval", "frame_interval_ps",
+              type=click.FloatRange(min=0, min_open=True),
               help="Override meta time_step: ps between frames.")
 @click.option("--solvate-elements", help="Override meta polymer_solvate_types: atomic numbers "
               "of polymer atoms for the polymer diffusivity, e.g. 7,8,16.")
-@click.option("--cutoff", "cluster_cutoff_A", type=float, help="Ion cluster cutoff (Å, 3.4).")
-@click.option("--max-cluster", default=10, show_default=True,
+@click.option("--cutoff", "cluster_cutoff_A", type=click.FloatRange(min=0, min_open=True),
+              help="Ion cluster cutoff (Å, 3.4).")
+@click.option("--max-cluster", default=10, show_default=True, type=click.IntRange(min=2),
               help="Clusters with fewer cations and anions enter the cluster NE sum.")
 @click.option("--plot", is_flag=True, help="Write MSD and cluster-population PNGs to --out.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Folder for --plot figures and result JSON files.")
-@click.option("--save", is_flag=True, help="Write each result as JSON to --out.")
+@click.option("--save", is_flag=True, help="Write each result as JSON to --out, and the "
+              "replica mean and std as aggregate.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, anion_type,
             polymer_types, temperature_K, frame_interval_ps, solvate_elements, cluster_cutoff_A,
-            max_cluster,
-            plot, out, save, as_json) -> None:
+            max_cluster, plot, out, save, as_json) -> None:
     """Transport properties of MD trajectories (HTP-MD compatible).
 
     PATHS are HTP-MD trajectory folders (traj.lammpstrj + meta.json) or
-    trajectory files. Several paths are treated as replicas of one system and
-    aggregated into mean and standard deviation. Conductivity is the cluster
-    Nernst-Einstein value in S/cm; diffusivities are in cm^2/s.
+    trajectory files. Several paths are replicas of one system: they must
+    share polymer, salt, temperature, protocol and force field (else the
+    command says which differ) and are aggregated into mean and standard
+    deviation. Conductivity is the cluster Nernst-Einstein value in S/cm;
+    diffusivities are in cm^2/s. Results name the MD protocol and force
+    field their meta.json records; a protocol that deviates from the
+    paper's is flagged.
+
+    With --save, each replica is written as NAME.json (NAME from its path,
+    with parent folders added until the names differ) and the replica mean
+    and std as aggregate.json; --plot writes NAME-msd.png and
+    NAME-population.png.
     """
     from tqdm import tqdm
 
     from polyhpc.analysis.analyze import analyze_path, locate_inputs
-    from polyhpc.analysis.results import aggregate_replicas
+    from polyhpc.analysis.replicas import aggregate_replicas, replica_names, save_results
 
     overrides = {"cation_type": cation_type, "anion_type": anion_type,
                  "polymer_type_range": _parse_type_range(polymer_types),
@@ -89,51 +139,43 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
                  "cluster_cutoff_A": cluster_cutoff_A,
                  "solvate_atomic_numbers": _parse_ints(solvate_elements, "--solvate-elements")}
     selection = _parse_frames(frames)
+    files = [locate_inputs(path, meta_path)[0] for path in paths]
+    names = replica_names(files, list(paths))
     results = []
-    for path in paths:
-        trajectory_file, _ = locate_inputs(path, meta_path)
+    for path, trajectory_file in zip(paths, files, strict=True):
         size = trajectory_file.stat().st_size
         with tqdm(total=size, unit="B", unit_scale=True, desc=trajectory_file.name,
                   disable=size < 50e6, leave=False) as bar:
-            result = analyze_path(path, meta_path, selection, allow_truncated, topology,
-                                  overrides, max_cluster, progress=lambda n: bar.update(n - bar.n))
-        results.append(result)
-        stem = Path(path).resolve().name.removesuffix(".lammpstrj")
-        if save or plot:
-            out.mkdir(parents=True, exist_ok=True)
-        if save:
-            (out / f"{stem}.json").write_text(json.dumps(_finite(result.to_dict()),
-                                                         default=float))
-        if plot:
-            from polyhpc.analysis.plots import plot_msd, plot_population
+            results.append(analyze_path(path, meta_path, selection, allow_truncated, topology,
+                                        overrides, max_cluster,
+                                        progress=lambda n: bar.update(n - bar.n)))
+    summary = aggregate_replicas(results, names) if len(results) > 1 else None
+    if save:
+        save_results(out, results, names, summary)
+    if plot:
+        from polyhpc.analysis.plots import plot_msd, plot_population
 
-            plot_msd(result, out / f"{stem}-msd.png")
-            plot_population(result, out / f"{stem}-population.png")
-    summary = aggregate_replicas(results) if len(results) > 1 else None
+        out.mkdir(parents=True, exist_ok=True)
+        for name, result in zip(names, results, strict=True):
+            plot_msd(result, out / f"{name}-msd.png")
+            plot_population(result, out / f"{name}-population.png")
     if as_json:
         payload = {"replicas": [r.to_dict(arrays=False) for r in results]}
         if summary:
             payload["aggregate"] = summary.to_dict()
         click.echo(json.dumps(_finite(payload), indent=2, default=float))
         return
-    rows = [("conductivity (cluster NE)", "conductivity", "S/cm"),
-            ("conductivity (NE)", "conductivity_ne", "S/cm"),
-            ("transference number (cluster NE)", "transference_number", ""),
-            ("transference number (NE)", "transference_number_ne", ""),
-            ("Li diffusivity", "li_diffusivity", "cm^2/s"),
-            ("TFSI diffusivity", "tfsi_diffusivity", "cm^2/s"),
-            ("polymer diffusivity", "poly_diffusivity", "cm^2/s"),
-            ("Li diffusivity (MSD fit)", "li_diffusivity_fit", "cm^2/s"),
-            ("molality", "molality", "mol/kg"), ("density", "density", "g/cm^3"),
-            ("free Li fraction", "free_cation_fraction", "")]
     for result in results:
         click.echo(f"{result.source}: {result.n_frames} frames, {result.n_cations} Li, "
                    f"{result.n_anions} TFSI")
-    for label, key, unit in rows:
+    for line in _provenance_lines(results[0].provenance):
+        click.echo(line)
+    if summary:
+        click.echo(f"mean ± std over {summary.n_replicas} replicas:")
+    for label, key, unit in _ROWS:
         if summary:
-            value = f"{summary.mean[key]:.6g} ± {summary.std[key]:.2g}"
+            value = _value_text(summary.mean[key], unit, summary.notes.get(key, ""),
+                                summary.std[key], summary.notes.get("std", ""))
         else:
-            value = f"{getattr(results[0], key):.6g}"
-        click.echo(f"  {label:<34} {value} {unit}")
-
-
+            value = _value_text(getattr(results[0], key), unit, results[0].note(key))
+        click.echo(f"  {label:<34} {value}")

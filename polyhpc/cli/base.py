@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import click
@@ -17,8 +18,37 @@ from polyhpc import __version__
 from polyhpc.errors import PolyhpcError
 
 
+def _non_finite(value) -> bool:
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return any(isinstance(v, float) and not math.isfinite(v) for v in values)
+
+
+class _Command(click.Command):
+    """A command whose float options refuse NaN and infinity.
+
+    ``click.FloatRange`` lets ``nan`` through (every comparison with NaN is
+    false) and an unbounded ``inf``; no option of polyhpc means either.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        for param in self.get_params(ctx):
+            value = ctx.params.get(param.name)
+            if isinstance(param.type, click.types.FloatParamType) and _non_finite(value):
+                raise click.BadParameter(f"{value} is not a finite number", ctx=ctx,
+                                         param=param)
+        return rest
+
+
 class _Group(click.Group):
-    """A click group that shows library errors as one line, never a traceback."""
+    """A click group that shows library errors as one line, never a traceback.
+
+    Its commands are :class:`_Command` and its subgroups are ``_Group`` too,
+    so every command of the tree gets the same treatment.
+    """
+
+    command_class = _Command
+    group_class = type
 
     def invoke(self, ctx: click.Context):
         try:
@@ -33,13 +63,9 @@ class _Group(click.Group):
 
 def _finite(value):
     """JSON has no NaN: missing numbers become null."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    from polyhpc.fileio import finite_json
+
+    return finite_json(value)
 
 
 def _emit(payload, as_json: bool, text: str) -> None:
