@@ -36,7 +36,11 @@ def data_list(as_json: bool) -> None:
 @click.argument("name", default="htpmd-train")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def data_info(name: str, as_json: bool) -> None:
-    """Counts, conductivity statistics (mS/cm) and class sizes of NAME."""
+    """Counts, conductivity statistics (mS/cm) and class sizes of NAME.
+
+    NAME is a registered dataset (default: htpmd-train, the paper's 6,024
+    training polymers; `polyhpc data list` shows all).
+    """
     from polyhpc.data.htpmd import LOADERS, summarize_conductivity
 
     if name not in LOADERS:

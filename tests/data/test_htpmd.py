@@ -75,3 +75,15 @@ def test_download_lands_in_the_cache_only_with_the_right_checksum(monkeypatch, t
     with pytest.raises(DataIntegrityError, match="expected 0000"):
         resolve("bad-set")
     assert not (tmp_path / "x" / "bad.csv").exists()
+
+
+def test_data_info_help_names_its_default_and_the_default_is_that_dataset():
+    help_text = CliRunner().invoke(main, ["data", "info", "--help"]).output
+    assert "default: htpmd-train" in " ".join(help_text.split())
+    default = CliRunner().invoke(main, ["data", "info", "--json"])
+    named = CliRunner().invoke(main, ["data", "info", "htpmd-train", "--json"])
+    assert default.exit_code == 0 and json.loads(default.output) == json.loads(named.output)
+    unknown = CliRunner().invoke(main, ["data", "info", "nope"])
+    assert unknown.exit_code == 2
+    assert unknown.output == ("error: unknown dataset 'nope'; known: htpmd-properties, "
+                              "htpmd-train\n")
