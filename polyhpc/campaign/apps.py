@@ -10,6 +10,7 @@ with one executor (``local``) runs everything there.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from concurrent.futures import Future
 from pathlib import Path
@@ -27,6 +28,25 @@ def _run_task(kind: str, spec: dict) -> dict:
     from polyhpc.campaign.tasks import run_task
 
     return run_task(kind, spec)
+
+
+def _run_command(command: str, stdout: str = "", stderr: str = "") -> str:
+    return command
+
+
+def _result_of(bash: Future, task_dir: Path) -> Future:
+    """A future of the task's result file, resolved when its shell command has ended."""
+    out: Future = Future()
+
+    def finish(done: Future) -> None:
+        try:
+            done.result()  # raises for a non-zero exit (parsl BashExitFailure)
+            out.set_result(json.loads((task_dir / "result.json").read_text()))
+        except Exception as exc:  # noqa: BLE001 - handed to the scheduler as the task's error
+            out.set_exception(exc)
+
+    bash.add_done_callback(finish)
+    return out
 
 
 def site_module(kind: str):
@@ -76,11 +96,38 @@ class ParslSession:
         for kind, route in ROUTES.items():
             label = route if route in labels else labels[0]
             self._apps[kind] = python_app(_run_task, executors=[label])
+        self._in_image = ()
+        if self.site.kind == "slurm-apptainer":
+            from parsl import bash_app
+
+            module = site_module(self.site.kind)
+            self._in_image = module.IN_IMAGE
+            self._command = module.task_command
+            for kind in self._in_image:
+                label = ROUTES[kind] if ROUTES[kind] in labels else labels[0]
+                self._apps[f"{kind}:image"] = bash_app(_run_command, executors=[label])
         (Path(self.dfk.run_dir) / "config.txt").write_text(repr(self.config) + "\n")
         return self
 
     def submit(self, kind: str, spec: dict) -> Future:
-        """Start a task; the future's result is what :func:`run_task` returns."""
+        """Start a task; the future's result is what :func:`run_task` returns.
+
+        On the ``slurm-apptainer`` site, training and sampling run the image's Python
+        (``apptainer exec ... python -m polyhpc.campaign.tasks KIND SPEC.json``) and the
+        result is read from the task's ``result.json``; MD replicas run on the host and
+        only ``lmp`` enters the image (the spec's ``lmp_prefix``).
+        """
+        if kind in self._in_image:
+            task_dir = Path(spec["task_dir"])
+            task_dir.mkdir(parents=True, exist_ok=True)
+            (task_dir / "spec.json").write_text(json.dumps(spec))
+            command = self._command(self.site, kind, str(task_dir / "spec.json"))
+            bash = self._apps[f"{kind}:image"](command, stdout=str(task_dir / "stdout.txt"),
+                                               stderr=str(task_dir / "stderr.txt"))
+            return _result_of(bash, task_dir)
+        if kind == "md" and self.site.kind == "slurm-apptainer":
+            spec = {**spec, "lmp_prefix": site_module(self.site.kind).apptainer_prefix(
+                self.site)}
         return self._apps[kind](kind, spec)
 
     def __exit__(self, *exc) -> None:

@@ -105,15 +105,74 @@ class BudgetConfig:
     max_hours: float | None = field(default=None, metadata={"min": 0.0})
 
 
+SITES = ("local", "slurm", "slurm-gpu", "slurm-apptainer")
+
+
+def _walltime(value: str) -> str:
+    parts = value.split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[1]) > 59 \
+            or int(parts[2]) > 59 or value == "00:00:00":
+        raise ValueError(f"walltime {value!r} is not HH:MM:SS")
+    return value
+
+
+def walltime_seconds(value: str) -> int:
+    """Seconds of an ``HH:MM:SS`` walltime."""
+    hours, minutes, seconds = (int(p) for p in _walltime(value).split(":"))
+    return 3600 * hours + 60 * minutes + seconds
+
+
 @dataclass(frozen=True)
 class SiteConfig:
-    """Where the tasks run (a Parsl site factory in ``workflows/sites/``)."""
+    """Where the tasks run: a Parsl site factory in ``workflows/sites/``.
 
-    kind: str = field(default="local", metadata={"choices": ("local",)})
-    # local: worker processes on this machine (None: one per core / threads per replica)
+    ``local`` uses this machine's cores; the SLURM sites submit blocks (batch jobs)
+    with these settings (see ``workflows/sites/slurm.py`` for what each becomes).
+    """
+
+    kind: str = field(default="local", metadata={"choices": SITES})
+    # worker processes per node (local: per machine; None: cores // threads per replica)
     max_workers: int | None = field(default=None, metadata={"min": 1, "max": 4096})
     heartbeat_period_s: int = field(default=10, metadata={"min": 1})
     heartbeat_threshold_s: int = field(default=60, metadata={"min": 2})
+    max_infra_retries: int = field(default=3, metadata={"min": 0, "max": 100})
+    # SLURM: what one block (batch job) asks for
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    walltime: str = "01:00:00"
+    nodes_per_block: int = field(default=1, metadata={"min": 1, "max": 10000})
+    init_blocks: int = field(default=1, metadata={"min": 0})
+    min_blocks: int = field(default=0, metadata={"min": 0})
+    max_blocks: int = field(default=1, metadata={"min": 1})
+    exclusive: bool = False
+    cores_per_node: int | None = field(default=None, metadata={"min": 1})
+    mem_per_node_gb: int | None = field(default=None, metadata={"min": 1})
+    worker_init: str = ""  # shell lines run in each block before the workers start
+    scheduler_options: str = ""  # extra "#SBATCH ..." lines
+    cmd_timeout_s: int = field(default=60, metadata={"min": 1})
+    address: str | None = None  # interface (e.g. ib0) or host the workers reach the driver at
+    # MD stops cleanly (LAMMPS timer timeout + restart) this long before a block's walltime
+    walltime_margin_s: int = field(default=300, metadata={"min": 0})
+    # slurm-gpu: GPUs per node for MD, LAMMPS runs packed on each GPU, MPS, GPUs for AI work
+    gpus_per_node: int = field(default=0, metadata={"min": 0, "max": 64})
+    runs_per_gpu: int = field(default=1, metadata={"min": 1, "max": 64})
+    mps: bool = False
+    ai_gpus: int = field(default=1, metadata={"min": 0, "max": 64})
+    cpu_workers: int | None = field(default=None, metadata={"min": 1, "max": 4096})
+    # slurm-apptainer: the image MD and GPU training run in, and apptainer exec's options
+    image: str | None = None
+    apptainer_args: tuple[str, ...] = ("--nv",)
+
+    def __post_init__(self):
+        _walltime(self.walltime)
+        if self.min_blocks > self.max_blocks or self.init_blocks > self.max_blocks:
+            raise ValueError("init_blocks and min_blocks must not exceed max_blocks")
+        if self.kind == "slurm-apptainer" and not self.image:
+            raise ValueError("image: the slurm-apptainer site needs the image path")
+        if self.kind == "slurm-gpu" and self.gpus_per_node < 1:
+            raise ValueError("gpus_per_node: the slurm-gpu site needs at least 1 GPU")
 
 
 @dataclass(frozen=True)

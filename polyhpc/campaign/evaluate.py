@@ -175,8 +175,17 @@ class MdEvaluator:
         for c in todo:
             if all(self._closed(c, r) for r in range(self.campaign.replicas)):
                 results = self.ledger.results(c["id"], "md")
-                self.ledger.set_aggregate(c["id"], "md", aggregate(
-                    results, self.campaign.replicas, self.config.objective))
+                row = aggregate(results, self.campaign.replicas, self.config.objective)
+                self.ledger.set_aggregate(c["id"], "md", row)
+                if row["n_finished"] < self.campaign.replicas:
+                    self.ledger.update_candidate(c["id"], reason=self._why_failed(c, row))
+
+    def _why_failed(self, candidate: dict, row: dict) -> str:
+        """``k of R replicas finished``, with the last error of the failed ones."""
+        errors = [t["error_message"] for t in self.ledger.tasks(candidate_id=candidate["id"])
+                  if t["status"] == "failed" and t["error_message"]]
+        return (f"{row['n_finished']} of {row['n_replicas']} replicas finished"
+                + (f"; last error: {errors[-1][:300]}" if errors else ""))
 
     def _attempts(self, candidate: dict, replica: int) -> list[dict]:
         return [t for t in self.ledger.tasks("md", candidate_id=candidate["id"])

@@ -121,6 +121,9 @@ class Scheduler:
             result, error = future.result(), None
         except Exception as exc:  # noqa: BLE001 - every task error is recorded, never raised
             result, error = None, exc
+        ran = where(result) or where(_read_marker(Path(spec["task_dir"])))
+        if ran:
+            self.ledger.update_task(task_id, **ran)
         task = self.ledger.task(task_id)
         if error is not None and is_infrastructure_loss(error) \
                 and task["infra_retries"] < self.max_infra_retries:
@@ -140,17 +143,20 @@ class Scheduler:
             return
         self._last_poll = now
         for task_id, _, spec, _ in list(self.active.values()):
-            marker = Path(spec["task_dir"]) / "started.json"
-            if not marker.is_file():
-                continue
             task = self.ledger.task(task_id)
             if task["status"] != "submitted":
                 continue
-            try:
-                started = json.loads(marker.read_text())
-            except (OSError, ValueError):
-                continue
-            self.ledger.update_task(task_id, status="running", **where(started))
+            started = _read_marker(Path(spec["task_dir"]))
+            if started:
+                self.ledger.update_task(task_id, status="running", **where(started))
+
+
+def _read_marker(task_dir: Path) -> dict | None:
+    """The ``started.json`` a task writes when its worker starts it (None before that)."""
+    try:
+        return json.loads((task_dir / "started.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def where(result: dict | None) -> dict:

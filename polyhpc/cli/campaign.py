@@ -123,3 +123,57 @@ def campaign_bench(n_tasks, workers, workdir, as_json) -> None:
             f"{report['per_task_ms']:.2f} ms/task in a batch ({report['tasks_per_s']:.0f} "
             f"tasks/s), {report['round_trip_ms']:.2f} ms per task one at a time")
     _emit(report, as_json, text)
+
+
+@campaign.command("report")
+@_dir_argument
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the figures and pages (default: FOLDER/report).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary numbers as JSON.")
+def campaign_report(folder, out, as_json) -> None:
+    """The paper's figures and numbers for the campaign in FOLDER (from its ledger).
+
+    Writes distribution.png (Fig. 2), replicas.png (Fig. 3), surrogate-vs-md.png,
+    report.md and a self-contained report.html with the polymers above the
+    reference and their 2D structures (Fig. 4). Surrogate values are marked.
+    """
+    from polyhpc.campaign.report import write_report
+    from polyhpc.campaign.store import Ledger
+
+    report = write_report(Ledger.open(folder, readonly=True), out or folder / "report")
+    training = report["training_mean_mS_per_cm"]
+    lines = ["training set mean " + ("n/a" if training is None else f"{training:.4g} mS/cm")]
+    for r in report["iterations"]:
+        mean = r["mean_mS_per_cm"]
+        lines.append(f"iteration {r['iteration']}: {r['evaluated']} evaluated, mean "
+                     + ("n/a" if mean is None else f"{mean:.4g} mS/cm")
+                     + f", {r['winners']} above the reference")
+    lines.append(f"wrote {report['html']} and {report['markdown']}")
+    _emit(report, as_json, "\n".join(lines))
+
+
+@campaign.command("plan")
+@click.argument("config_path", metavar="CONFIG")
+@click.option("--rate", default=".polyhpc-bench/md/report.json", show_default=True,
+              help="Speed of one replica run: ns/day, or a `polyhpc bench md --json` report.")
+@click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
+              help="GPUs to plan for (0: CPU cores, md.threads per replica).")
+@click.option("--runs-per-gpu", type=click.IntRange(min=1),
+              help="Replicas sharing one GPU (default: the site's runs_per_gpu).")
+@click.option("--train-hours", type=click.FloatRange(min=0.0), default=0.25, show_default=True,
+              help="Wall time of one generator training.")
+@click.option("--json", "as_json", is_flag=True)
+def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, as_json) -> None:
+    r"""MD nanoseconds, core- or GPU-hours, wall time and SLURM blocks of CONFIG.
+
+    \b
+    polyhpc bench md --json > .polyhpc-bench/md/report.json   # measure this machine
+    polyhpc campaign plan paper                               # on CPU cores
+    polyhpc campaign plan paper --gpus 8 --rate 100 --runs-per-gpu 4
+    """
+    from polyhpc.campaign.config import load_campaign_config
+    from polyhpc.campaign.plan import format_plan, plan_campaign, read_rate
+
+    plan = plan_campaign(load_campaign_config(config_path), read_rate(rate), gpus,
+                         runs_per_gpu, train_hours)
+    _emit(plan, as_json, format_plan(plan))

@@ -1,0 +1,135 @@
+"""What a campaign will cost: MD nanoseconds, core- or GPU-hours, wall time, SLURM blocks.
+
+From the config (iterations, candidates, replicas, the MD profile's stage
+lengths) and a measured LAMMPS rate (``polyhpc bench md`` writes one; a GPU
+rate can be given), :func:`plan_campaign` estimates the MD work and how long
+it takes on N GPUs or on CPU cores. Assumptions are stated in the result:
+every replica runs once (retries add to it), MD dominates (training and
+analysis are added as given), and a replica longer than a block's walltime
+continues in the next block from its restart files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from polyhpc.campaign.config import CampaignConfig, walltime_seconds
+from polyhpc.errors import ConfigError
+
+
+def md_replicas_per_iteration(config: CampaignConfig, replicas: int) -> list[int]:
+    """MD replica runs of each iteration (the reference's in iteration 1)."""
+    e = config.evaluator
+    per = {"md": config.sampling.n, "surrogate+md": min(e.md_top_k, config.sampling.n),
+           "surrogate": 0}[e.kind]
+    reference = 1 if e.kind != "surrogate" else 0
+    return [replicas * (per + (reference if it == 1 else 0))
+            for it in range(1, config.iterations + 1)]
+
+
+def read_rate(source: str | float) -> float:
+    """ns/day from a number or a ``polyhpc bench md --json`` report file."""
+    try:
+        value = float(source)
+    except (TypeError, ValueError):
+        path = Path(str(source))
+        try:
+            report = json.loads(path.read_text())
+            value = float(report["polyhpc"]["ns_per_day"])
+        except FileNotFoundError:
+            raise ConfigError(f"--rate {path}: no such file; run `polyhpc bench md --json > "
+                              f"{path}` or give a number in ns/day") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"--rate {path}: not a `polyhpc bench md --json` report") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"--rate: {value} ns/day is not a positive speed")
+    return value
+
+
+def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
+                  runs_per_gpu: int | None = None, train_hours: float = 0.25) -> dict:
+    """Estimate a campaign's MD work, resources and wall time.
+
+    Parameters
+    ----------
+    config : CampaignConfig
+    ns_per_day : float
+        Speed of ONE replica run (LAMMPS ns/day: measured on CPU with ``md.threads``
+        threads, or on a GPU share when ``gpus`` > 0).
+    gpus : int
+        GPUs to plan for (0: CPU cores, ``md.threads x md.mpi_ranks`` per replica).
+    runs_per_gpu : int, optional
+        Replicas sharing one GPU (default: the site's ``runs_per_gpu``).
+    train_hours : float
+        Wall time of one generator training, added to every iteration.
+    """
+    from polyhpc.md.protocol import equilibration_stages, load_protocol
+    from polyhpc.resources import resolve_yaml
+
+    protocol = load_protocol(resolve_yaml(config.md.profile, "md", option="md.profile"))
+    replicas = config.md.replicas or protocol.replicas
+    eq_ns = sum(s.duration_ps for s in equilibration_stages(protocol)) / 1000.0
+    production_ns = protocol.production_ps / 1000.0
+    per_replica_ns = eq_ns + production_ns
+    runs = md_replicas_per_iteration(config, replicas)
+    total_ns = sum(runs) * per_replica_ns
+    replica_hours = per_replica_ns / ns_per_day * 24.0
+    site = config.site
+    if gpus > 0:
+        share = runs_per_gpu or site.runs_per_gpu
+        slots = gpus * share
+        resource_hours = sum(runs) * replica_hours / share  # GPU-hours
+        unit = "GPU-hours"
+        per_block = max(1, site.gpus_per_node or 1) * site.nodes_per_block
+        parallel_blocks = math.ceil(gpus / per_block)
+    else:
+        cores = config.md.threads * config.md.mpi_ranks
+        slots = max(1, (site.cores_per_node or 128) * site.nodes_per_block
+                    * site.max_blocks // cores)
+        resource_hours = sum(runs) * replica_hours * cores
+        unit = "core-hours"
+        parallel_blocks = site.max_blocks
+    wall_hours = sum(math.ceil(n / slots) * replica_hours + train_hours for n in runs)
+    usable_h = max(walltime_seconds(site.walltime) - site.walltime_margin_s, 60) / 3600.0
+    sequential = math.ceil(wall_hours / usable_h)
+    return {
+        "iterations": config.iterations, "replicas_per_candidate": replicas,
+        "replica_runs_per_iteration": runs, "replica_runs": sum(runs),
+        "md_profile": protocol.name, "equilibration_ns": eq_ns, "production_ns": production_ns,
+        "ns_per_replica": per_replica_ns, "md_ns_total": total_ns,
+        "ns_per_day_per_run": ns_per_day, "hours_per_replica": replica_hours,
+        "gpus": gpus, "parallel_runs": slots, "resource_hours": resource_hours,
+        "resource_unit": unit, "wall_hours": wall_hours, "walltime": site.walltime,
+        "blocks": sequential * parallel_blocks, "sequential_blocks": sequential,
+        "segments_per_replica": math.ceil(replica_hours / usable_h),
+        "assumptions": [
+            "every replica runs once: failed runs retried with new seeds add to this",
+            f"one replica run advances at {ns_per_day:g} ns/day"
+            + (f", {runs_per_gpu or site.runs_per_gpu} runs sharing each GPU" if gpus else ""),
+            f"{train_hours:g} h of generator training per iteration; analysis and "
+            "sampling are minutes and left out",
+            f"a replica longer than a block ({site.walltime} minus "
+            f"{site.walltime_margin_s} s margin) continues in the next block from its "
+            "restart file",
+        ],
+    }
+
+
+def format_plan(p: dict) -> str:
+    """The plan as text."""
+    where = f"{p['gpus']} GPUs" if p["gpus"] else f"{p['parallel_runs']} parallel CPU runs"
+    return "\n".join([
+        f"{p['iterations']} iterations: {p['replica_runs']} replica runs "
+        f"({', '.join(map(str, p['replica_runs_per_iteration']))} per iteration), "
+        f"{p['replicas_per_candidate']} per candidate, MD profile {p['md_profile']}",
+        f"per replica {p['ns_per_replica']:.3g} ns ({p['equilibration_ns']:.3g} equilibration"
+        f" + {p['production_ns']:.3g} production) = {p['hours_per_replica']:.3g} h at "
+        f"{p['ns_per_day_per_run']:g} ns/day",
+        f"total {p['md_ns_total']:.4g} ns of MD = {p['resource_hours']:.4g} "
+        f"{p['resource_unit']}",
+        f"wall time on {where}: {p['wall_hours']:.3g} h; {p['blocks']} SLURM blocks of "
+        f"{p['walltime']} ({p['segments_per_replica']} segment(s) per replica)",
+        "assumptions: " + "; ".join(p["assumptions"]),
+    ])
