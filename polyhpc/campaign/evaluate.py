@@ -259,16 +259,15 @@ class MdEvaluator:
                              lambda t, r, e: self._simulated(it, candidate, t, r, e))
 
     def _simulated(self, it: int, candidate: dict, task: dict, result, error) -> None:
-        from polyhpc.campaign.scheduler import where
 
         if error is not None:
             self.scheduler.fail(task, error)
         elif result["ok"]:
             self.ledger.update_task(task["id"], status="done", info={
-                "ns_per_day": result.get("ns_per_day")}, **where(result))
+                "ns_per_day": result.get("ns_per_day")})
         else:
             self.scheduler.fail(task, result.get("error") or "failed",
-                                error_class=f"md:{result.get('stage')}", **where(result))
+                                error_class=f"md:{result.get('stage')}")
         if error is not None or not result["ok"]:
             left = self.config.md.retries - task["attempt"]
             what = (f"{candidate['smiles']} replica {task['replica']} attempt {task['attempt']} "
@@ -282,7 +281,6 @@ class MdEvaluator:
         import json
         from pathlib import Path
 
-        from polyhpc.campaign.scheduler import where
 
         if error is None:
             properties = result["properties"]
@@ -303,7 +301,7 @@ class MdEvaluator:
                                                "force_field_file", "provenance")}
         self.ledger.record_result(task["id"], candidate["id"], task["replica"], "md",
                                   properties, objective_value(properties, self.config.objective),
-                                  provenance, task_fields=where(result))
+                                  provenance)
 
 
 class SurrogateEvaluator:
@@ -349,13 +347,12 @@ class SurrogateEvaluator:
         out: dict = {}
 
         def done(t, result, error) -> None:
-            from polyhpc.campaign.scheduler import where
 
             if error is not None:
                 self.scheduler.fail(t, error)
                 out["error"] = error
             else:
-                self.ledger.update_task(t["id"], status="done", **where(result))
+                self.ledger.update_task(t["id"], status="done")
                 out["rows"] = result["rows"]
 
         self.scheduler.start(task, "surrogate_predict", {

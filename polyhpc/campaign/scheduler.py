@@ -84,7 +84,7 @@ class Scheduler:
 
         def done(task, result, error) -> None:
             if error is None:
-                self.ledger.update_task(task["id"], status="done", **where(result))
+                self.ledger.update_task(task["id"], status="done")
                 outcome["result"] = result
             else:
                 self.fail(task, error)
@@ -101,10 +101,10 @@ class Scheduler:
     def fail(self, task: dict, error: BaseException | str, error_class: str | None = None,
              **fields) -> None:
         """Record a task as failed with its error class and message."""
-        message = str(error)
-        self.ledger.update_task(task["id"], status="failed", ended_at=time.time(),
+        fields.setdefault("ended_at", self.ledger.task(task["id"])["ended_at"] or time.time())
+        self.ledger.update_task(task["id"], status="failed",
                                 error_class=error_class or type(error).__name__,
-                                error_message=message[:2000], **fields)
+                                error_message=str(error)[:2000], **fields)
 
     def drain(self, keep_going: Callable[[], bool] = lambda: True) -> None:
         """Follow every task in flight (and those callbacks start) until none is left."""

@@ -14,3 +14,26 @@ def smoke_campaign(tmp_path_factory):
     run.ledger.close()
     assert status == "finished"
     return folder
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM (slurm-wlm + munge) for the session; SLURM_CONF is set."""
+    import os
+
+    from tests.slurm_cluster import SlurmCluster, slurm_available
+
+    why = slurm_available()
+    if why is not None:
+        if os.environ.get("POLYHPC_REQUIRE_SLURM"):  # .ci/run: a missing SLURM is a failure
+            pytest.fail(f"no SLURM for the slurm tests: {why}")
+        pytest.skip(why)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    yield cluster
+    cluster.stop()
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous
