@@ -15,153 +15,19 @@ clusters (TFSI N/O/S) and polymer solvating atoms (N/O/S).
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from polyhpc.analysis import dump
 from polyhpc.analysis.elements import atomic_numbers_from_masses, standard_masses
+from polyhpc.analysis.meta import REQUIRED_META, TrajectoryMeta, read_meta
 from polyhpc.errors import TrajectoryError
 
-#: Fields the HTP-MD ``meta.json`` schema requires for the analysis.
-REQUIRED_META = (
-    "temperature", "time_step", "cation_raw_type", "anion_raw_type",
-    "polymer_raw_type_range", "polymer_solvate_types",
-)
-
-
-def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TrajectoryError(f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-def _integer(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TrajectoryError(f"{name} must be an integer, got {value!r}")
-    return value
-
-
-def _integers(values, name: str) -> tuple[int, ...]:
-    if not isinstance(values, (list, tuple)):
-        raise TrajectoryError(f"{name} must be a list of integers, got {values!r}")
-    return tuple(_integer(v, name) for v in values)
-
-
-def _pair(values, name: str) -> tuple[int, int]:
-    pair = _integers(values, name)
-    if len(pair) != 2:
-        raise TrajectoryError(f"{name} must be [low, high], got {values!r}")
-    return pair
-
-
-def _check_positive(name: str, value: float, unit: str) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise TrajectoryError(f"{name} must be a positive number ({unit}), got {value}")
-
-
-@dataclass(frozen=True)
-class TrajectoryMeta:
-    """HTP-MD trajectory metadata (``meta.json``).
-
-    Attributes
-    ----------
-    temperature_K : float
-        Simulation temperature.
-    frame_interval_ps : float
-        Time between saved frames (``time_step`` in the HTP-MD schema).
-    cation_type : int
-        Raw LAMMPS type of the cation (Li+: 90).
-    anion_type : int
-        Raw type counting one anion (TFSI N: 93).
-    polymer_type_range : tuple of int
-        Inclusive raw-type range of polymer atoms (0, 89).
-    solvate_atomic_numbers : tuple of int
-        Elements of the polymer atoms whose motion defines the polymer
-        diffusivity (N, O, S: 7, 8, 16).
-    cluster_anion_types : tuple of int
-        Raw types of anion atoms joined into ion clusters (TFSI N/O/S: 93, 94, 95).
-    cluster_cutoff_A : float
-        Distance that links two cluster atoms (3.4 Å).
-    extra : dict
-        Every other field of the file (SMILES, force field, salt names).
-    """
-
-    temperature_K: float
-    frame_interval_ps: float
-    cation_type: int
-    anion_type: int
-    polymer_type_range: tuple[int, int]
-    solvate_atomic_numbers: tuple[int, ...]
-    cluster_anion_types: tuple[int, ...] = (93, 94, 95)
-    cluster_cutoff_A: float = 3.4
-    extra: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Refuse values no trajectory can have, naming the ``meta.json`` field."""
-        _check_positive("temperature", self.temperature_K, "K")
-        _check_positive("time_step", self.frame_interval_ps, "ps between saved frames")
-        _check_positive("cluster_cutoff_A", self.cluster_cutoff_A, "Å")
-        for name, value in (("cation_raw_type", self.cation_type),
-                            ("anion_raw_type", self.anion_type)):
-            if value < 1:
-                raise TrajectoryError(f"{name} must be a LAMMPS atom type >= 1, got {value}")
-        low, high = self.polymer_type_range
-        if not 0 <= low <= high:
-            raise TrajectoryError(f"polymer_raw_type_range must be [low, high] with "
-                                  f"0 <= low <= high, got [{low}, {high}]")
-        if not self.solvate_atomic_numbers or not all(
-                1 <= z <= 118 for z in self.solvate_atomic_numbers):
-            raise TrajectoryError(f"polymer_solvate_types must be atomic numbers 1-118, got "
-                                  f"{list(self.solvate_atomic_numbers)}")
-        if any(t < 1 for t in self.cluster_anion_types):
-            raise TrajectoryError(f"cluster_anion_types must be LAMMPS atom types >= 1, got "
-                                  f"{list(self.cluster_anion_types)}")
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "meta.json") -> TrajectoryMeta:
-        """Build from the HTP-MD schema; missing or impossible fields are named with the file."""
-        missing = [key for key in REQUIRED_META if key not in data]
-        if missing:
-            raise TrajectoryError(f"{source} lacks field(s): {', '.join(missing)}")
-        known = set(REQUIRED_META) | {"cluster_anion_types", "cluster_cutoff_A"}
-        try:
-            low, high = _pair(data["polymer_raw_type_range"], "polymer_raw_type_range")
-            return cls(
-                temperature_K=_number(data["temperature"], "temperature"),
-                frame_interval_ps=_number(data["time_step"], "time_step"),
-                cation_type=_integer(data["cation_raw_type"], "cation_raw_type"),
-                anion_type=_integer(data["anion_raw_type"], "anion_raw_type"),
-                polymer_type_range=(low, high),
-                solvate_atomic_numbers=_integers(data["polymer_solvate_types"],
-                                                 "polymer_solvate_types"),
-                cluster_anion_types=_integers(data.get("cluster_anion_types", (93, 94, 95)),
-                                              "cluster_anion_types"),
-                cluster_cutoff_A=_number(data.get("cluster_cutoff_A", 3.4), "cluster_cutoff_A"),
-                extra={k: v for k, v in data.items() if k not in known},
-            )
-        except TrajectoryError as exc:
-            raise TrajectoryError(f"{source}: {exc}") from None
-
-    def with_overrides(self, **overrides) -> TrajectoryMeta:
-        """Return a copy with the given non-``None`` fields replaced."""
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def read_meta(path: Path) -> TrajectoryMeta:
-    """Read an HTP-MD ``meta.json``."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise TrajectoryError(f"metadata file {path} not found (pass --meta)") from None
-    except json.JSONDecodeError as exc:
-        raise TrajectoryError(f"{path} is not valid JSON: {exc}") from None
-    return TrajectoryMeta.from_dict(data, str(path))
-
+__all__ = ["REQUIRED_META", "Trajectory", "TrajectoryMeta", "read_lammps_dump", "read_meta",
+           "read_with_mdanalysis"]
 
 @dataclass(frozen=True)
 class Trajectory:

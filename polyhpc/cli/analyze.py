@@ -44,6 +44,14 @@ def _parse_ints(text: str | None, option: str) -> tuple[int, ...] | None:
         raise PolyhpcError(f"{option} {text!r}: expected comma-separated integers") from None
 
 
+def _meta_type(name: str):
+    """The click type of an option overriding ``TrajectoryMeta.name``: its declared range."""
+    from polyhpc.analysis.meta import TrajectoryMeta
+    from polyhpc.config import option_type
+
+    return option_type(TrajectoryMeta, name)
+
+
 _ROWS = [("conductivity (cluster NE)", "conductivity", "S/cm"),
          ("conductivity (NE)", "conductivity_ne", "S/cm"),
          ("transference number (cluster NE)", "transference_number", ""),
@@ -89,17 +97,18 @@ def _provenance_lines(provenance) -> list[str]:
               help="LAMMPS data file, needed for DCD/XTC trajectories.")
 @click.option("--frames", help="Frame selection start:stop:step, e.g. 500: or ::2.")
 @click.option("--allow-truncated", is_flag=True, help="Drop an incomplete last frame.")
-@click.option("--cation-type", type=click.IntRange(min=1), help="Override meta cation_raw_type.")
-@click.option("--anion-type", type=click.IntRange(min=1), help="Override meta anion_raw_type.")
+@click.option("--cation-type", type=_meta_type("cation_type"),
+              help="Override meta cation_raw_type.")
+@click.option("--anion-type", type=_meta_type("anion_type"),
+              help="Override meta anion_raw_type.")
 @click.option("--polymer-types", help="Override meta polymer_raw_type_range, LOW:HIGH.")
-@click.option("--temperature", "temperature_K", type=click.FloatRange(min=0, min_open=True),
+@click.option("--temperature", "temperature_K", type=_meta_type("temperature_K"),
               help="Override meta temperature (K).")
-@click.option("--frame-interval", "frame_interval_ps",
-              type=click.FloatRange(min=0, min_open=True),
+@click.option("--frame-interval", "frame_interval_ps", type=_meta_type("frame_interval_ps"),
               help="Override meta time_step: ps between frames.")
 @click.option("--solvate-elements", help="Override meta polymer_solvate_types: atomic numbers "
               "of polymer atoms for the polymer diffusivity, e.g. 7,8,16.")
-@click.option("--cutoff", "cluster_cutoff_A", type=click.FloatRange(min=0, min_open=True),
+@click.option("--cutoff", "cluster_cutoff_A", type=_meta_type("cluster_cutoff_A"),
               help="Ion cluster cutoff (Å, 3.4).")
 @click.option("--max-cluster", default=10, show_default=True, type=click.IntRange(min=2),
               help="Clusters with fewer cations and anions enter the cluster NE sum.")

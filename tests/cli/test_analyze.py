@@ -137,17 +137,19 @@ def test_impossible_options_are_one_line_errors_naming_the_option(tmp_path, args
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("time_step", -2.0, "time_step must be a positive number (ps between saved frames), got -2.0"),
-    ("time_step", 0, "time_step must be a positive number (ps between saved frames), got 0.0"),
-    ("temperature", 0.0, "temperature must be a positive number (K), got 0.0"),
+    ("time_step", -2.0, "time_step must be > 0.0 (ps between saved frames), got -2.0"),
+    ("time_step", 0, "time_step must be > 0.0 (ps between saved frames), got 0.0"),
+    ("temperature", 0.0, "temperature must be > 0.0 (K), got 0.0"),
     ("temperature", True, "temperature must be a number, got True"),
     ("time_step", "2", "time_step must be a number, got '2'"),
-    ("cation_raw_type", 0, "cation_raw_type must be a LAMMPS atom type >= 1, got 0"),
+    ("cation_raw_type", 0, "cation_raw_type must be >= 1 (LAMMPS atom type), got 0"),
     ("polymer_raw_type_range", [89, 0],
-     "polymer_raw_type_range must be [low, high] with 0 <= low <= high, got [89, 0]"),
+     "polymer_raw_type_range must be [low, high] with low <= high, got [89, 0]"),
+    ("polymer_raw_type_range", [-1, 89],
+     "polymer_raw_type_range must be >= 0 (LAMMPS atom types), got -1"),
     ("polymer_solvate_types", [8, 200],
-     "polymer_solvate_types must be atomic numbers 1-118, got [8, 200]"),
-    ("cluster_cutoff_A", -3.4, "cluster_cutoff_A must be a positive number (Å), got -3.4"),
+     "polymer_solvate_types must be >= 1 and <= 118 (atomic numbers), got 200"),
+    ("cluster_cutoff_A", -3.4, "cluster_cutoff_A must be > 0.0 (Å), got -3.4"),
     ("deviations", "short", "deviations must be a list of strings, got 'short'"),
 ])
 def test_impossible_meta_json_fields_are_one_line_errors_naming_file_and_field(
