@@ -35,6 +35,7 @@ def _identity(result: TransportResult) -> dict[str, object]:
         "TFSI- count": result.n_anions,
         "temperature (K)": result.temperature,
         "protocol": p.protocol,
+        "protocol settings (sha256)": p.protocol_sha256,
         "force field": p.force_field,
         "force-field file sha256": (p.force_field_file or {}).get("sha256"),
     }
@@ -124,7 +125,7 @@ def aggregate_replicas(results: list[TransportResult],
         notes["std"] = "1 replica: no standard deviation"
     first = results[0].provenance
     shared = Provenance(first.mol_smiles, first.poly_smiles, first.protocol, first.deviations,
-                        first.force_field, first.force_field_file)
+                        first.protocol_sha256, first.force_field, first.force_field_file)
     return ReplicaSummary(len(results), mean, std, tuple(r.source for r in results),
                           tuple(names), values, shared, notes)
 

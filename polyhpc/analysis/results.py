@@ -59,6 +59,8 @@ class Provenance:
         (HTP-MD files).
     deviations : tuple of str
         How that protocol departs from the paper's (empty for ``paper``).
+    protocol_sha256 : str or None
+        Hash of the protocol's settings (two runs of one name may differ).
     force_field : str or None
         E.g. ``"PCFF (pcff.frc)"``; HTP-MD files say ``"PCFF+"``.
     force_field_file : dict or None
@@ -71,6 +73,7 @@ class Provenance:
     poly_smiles: str | None = None
     protocol: str | None = None
     deviations: tuple[str, ...] = ()
+    protocol_sha256: str | None = None
     force_field: str | None = None
     force_field_file: dict | None = None
     md: dict = field(default_factory=dict)
@@ -96,7 +99,7 @@ class Provenance:
         md = meta.get("provenance", {})
         return cls(mol_smiles=text("mol_smiles"), poly_smiles=text("poly_smiles"),
                    protocol=text("protocol"), deviations=tuple(deviations),
-                   force_field=text("force_field"),
+                   protocol_sha256=text("protocol_sha256"), force_field=text("force_field"),
                    force_field_file=dict(ff_file) if ff_file else None,
                    md=dict(md) if isinstance(md, dict) else {})
 

@@ -45,6 +45,9 @@ def _one_error_line(result):
     ({"temperature": 400.0}, "temperature (K) (a: 353.0, b: 400.0)"),
     ({"protocol": "paper", "deviations": []}, "protocol (a: 'smoke', b: 'paper')"),
     ({"force_field": "PCFF+"}, "force field (a: 'PCFF (pcff.frc)', b: 'PCFF+')"),
+    ({"protocol_sha256": "f" * 64}, "protocol settings (sha256) (a: None, b: 'ffffffffff"),
+    ({"force_field_file": {"name": "pcff.frc", "sha256": "e" * 64}},
+     "force-field file sha256 (a: '0123456789abcdef"),
 ])
 def test_replicas_of_different_systems_are_refused_naming_what_differs(tmp_path, change, named):
     _replica(tmp_path / "a", seed=0)
@@ -189,7 +192,7 @@ def test_provenance_reaches_text_json_and_saved_results(tmp_path):
     assert provenance == {
         "mol_smiles": "[Cu]CCO[Au]", "poly_smiles": "CCCOCCOCCOC", "protocol": "smoke",
         "deviations": ["durations scaled by 2e-4: not physically equilibrated"],
-        "force_field": "PCFF (pcff.frc)", "md": {},
+        "protocol_sha256": None, "force_field": "PCFF (pcff.frc)", "md": {},
         "force_field_file": {"name": "pcff.frc", "sha256": "0123456789abcdef" * 4}}
 
 
