@@ -39,6 +39,34 @@ def _where() -> dict:
             "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
 
 
+def parse_time_left(text: str) -> float | None:
+    """Seconds of a SLURM ``%L`` time (``[D-]HH:MM:SS``, ``MM:SS``); None if unlimited."""
+    text = text.strip()
+    if not text or text.upper() in ("UNLIMITED", "NOT_SET", "INVALID"):
+        return None
+    days, _, clock = text.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    hours, minutes, seconds = parts
+    return float(((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def slurm_time_left_s() -> float | None:
+    """Seconds before this task's SLURM job reaches its walltime (None outside SLURM)."""
+    import subprocess
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return None
+    try:
+        done = subprocess.run(["squeue", "-h", "-j", job, "-o", "%L"], capture_output=True,
+                              text=True, timeout=30)
+        return parse_time_left(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
 def _train(spec: dict) -> dict:
     from polyhpc.config import load_config
     from polyhpc.data.htpmd import LOADERS
