@@ -53,7 +53,8 @@ def _unit_mol(smiles: str, canonical: bool = False) -> Chem.Mol:
 _END_STYLES = {"hydrogen": ("[H]", "[H]"), "reference": ("[Au]", "[Cu]")}
 
 
-def sa_score(smiles: str, end_style: str = "hydrogen", canonical: bool = False) -> float:
+def sa_score(smiles: str, end_style: str = "hydrogen", canonical: bool = False,
+             min_backbone_atoms: int = 1) -> float:
     """Synthetic accessibility score, 1 (easy) to 10 (hard), of a repeat unit.
 
     Parameters
@@ -64,11 +65,23 @@ def sa_score(smiles: str, end_style: str = "hydrogen", canonical: bool = False) 
         What replaces the two ends before scoring (see the module docstring).
     canonical : bool
         ``smiles`` already is a canonical repeat unit.
+    min_backbone_atoms : int
+        Score the shortest oligomer of the canonical unit with at least this
+        many backbone atoms. The fragment statistics of the score misjudge
+        one- and two-atom molecules: polyethylene's canonical unit ``*C*``
+        scores 7.33 as methane, 1.75 as propane (``min_backbone_atoms=3``).
     """
     if end_style not in _END_STYLES:
         raise ValueError(f"end_style must be one of {sorted(_END_STYLES)}, got {end_style!r}")
     first, second = _END_STYLES[end_style]
     unit = smiles if canonical else canonical_repeat_unit(smiles)
+    if min_backbone_atoms > 1:
+        from polyhpc.chem.polymerize import backbone_length, repeat_unit
+
+        mol = Chem.MolFromSmiles(unit)
+        copies = -(-min_backbone_atoms // backbone_length(mol))
+        if copies > 1:
+            unit = Chem.MolToSmiles(repeat_unit(mol, copies))
     capped = unit.replace("*", first, 1).replace("*", second, 1)
     mol = Chem.MolFromSmiles(capped)
     if end_style == "hydrogen":

@@ -11,9 +11,11 @@ Rules are matched on three units joined head to tail (ends kept as dummy
 atoms), so bonds across the junction count: ``*OCCOCCN*`` polymerizes to
 ``...CCN-OCC...`` and breaks ``n_o_single`` although no N-O bond is written.
 The SA score (Ertl & Schuffenhauer, J. Cheminf. 1, 8 (2009),
-DOI 10.1186/1758-2946-1-8) is that of :func:`polyhpc.chem.sa_score`
-(hydrogen ends); units at or above ``sa_threshold`` (5, the paper's
-synthesizability cut, section 3.2) break the rule ``sa_score``.
+DOI 10.1186/1758-2946-1-8) is that of :func:`polyhpc.chem.sa_score` with
+hydrogen ends, on the shortest oligomer with at least three backbone atoms
+(one- and two-atom molecules score as hard: methane 7.33); units at or
+above ``sa_threshold`` (5, the paper's synthesizability cut, section 3.2)
+break the rule ``sa_score``.
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ RULES: tuple[StabilityRule, ...] = (
 
 #: Name of the SA score rule (not a SMARTS rule).
 SA_RULE = "sa_score"
+#: The SA score is taken on an oligomer with at least this many backbone atoms.
+SA_MIN_BACKBONE_ATOMS = 3
 
 
 @functools.lru_cache(maxsize=1)
@@ -207,7 +211,8 @@ class StabilityScreen:
                     return StabilityCheck(smiles, tuple(broken), None)
         score = None
         if SA_RULE in self.rules:
-            score = sa_score(canonical_repeat_unit(smiles), canonical=True)
+            score = sa_score(canonical_repeat_unit(smiles), canonical=True,
+                             min_backbone_atoms=SA_MIN_BACKBONE_ATOMS)
             if score >= self.sa_threshold:
                 broken.append(SA_RULE)
         return StabilityCheck(smiles, tuple(broken), score)

@@ -29,3 +29,17 @@ def test_descriptors_do_not_depend_on_how_the_unit_is_written():
 def test_unknown_end_style_is_rejected():
     with pytest.raises(ValueError, match="end_style"):
         sa_score("*OCC*", end_style="gold")
+
+
+def test_sa_score_of_an_oligomer_equals_rdkit_contrib_on_the_capped_oligomer():
+    from rdkit import Chem
+
+    from polyhpc.chem.descriptors import _sascorer
+
+    # polyethylene's canonical unit is *C*: methane scores as hard, propane does not
+    assert sa_score("*CC*") == pytest.approx(_sascorer().calculateScore(Chem.MolFromSmiles("C")))
+    assert sa_score("*CC*", min_backbone_atoms=3) == pytest.approx(
+        _sascorer().calculateScore(Chem.MolFromSmiles("CCC")))
+    assert sa_score("*CC*") > 7 and sa_score("*CC*", min_backbone_atoms=3) < 2
+    # units with a backbone of three or more atoms are scored as before
+    assert sa_score("*OCC*", min_backbone_atoms=3) == sa_score("*OCC*")

@@ -78,6 +78,9 @@ def test_sa_threshold_is_configurable_and_reported():
     check = check_stability("*CCOO*", rules=["sa_score"], sa_threshold=2.5)
     assert check.broken == ("sa_score",) and check.sa_score == pytest.approx(2.74, abs=0.01)
     assert check_stability("*CCOO*", rules=["sa_score"]).broken == ()
+    # polyethylene: its canonical unit *C* scores 7.33 as methane, 1.75 as propane
+    assert check_stability("*CC*").broken == ()
+    assert check_stability("*CC*").sa_score == pytest.approx(1.75, abs=0.01)
 
 
 def test_unknown_rules_and_invalid_units_give_clear_errors():
