@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from polyhpc.chem.stability import StabilityScreen
 from polyhpc.data.htpmd import load_htpmd_train
 from polyhpc.generate.metrics import TrainingReference, compute_metrics
 from polyhpc.generate.sample import SampleConfig, generate_candidates, sample_unconstrained
@@ -38,6 +39,8 @@ SETTINGS = {
     "dropout-top40": {"top_k": 40, "dropout": True},
     "budget": {"top_k": 40, "dropout": True, "decoding": "budget"},
     "budget-eval": {"top_k": 40, "dropout": False, "decoding": "budget"},
+    "dropout-stable": {"top_k": 40, "dropout": True, "stability": True},
+    "budget-stable": {"top_k": 40, "dropout": True, "decoding": "budget", "stability": True},
 }
 
 
@@ -48,9 +51,21 @@ def measure_yield(state, reference: TrainingReference, setting: str, max_draws: 
     began = time.perf_counter()
     report = generate_candidates(state.model, state.tokenizer, reference.exact,
                                  reference.canonical, config)
+    wall_s = round(time.perf_counter() - began, 1)
+    quality = {}
+    if report.candidates:
+        # what the candidates are like: SA < 5, similarity to training, diversity, stability
+        metrics = compute_metrics([c.smiles for c in report.candidates], reference)
+        screen = StabilityScreen()
+        quality = {"synthesizability": metrics.synthesizability,
+                   "similarity": metrics.similarity, "diversity": metrics.diversity,
+                   "stable_fraction": sum(screen.check(c.smiles).stable
+                                          for c in report.candidates) / len(report.candidates),
+                   "mean_tokens": sum(c.n_tokens for c in report.candidates)
+                   / len(report.candidates)}
     return {"setting": setting, "accepted": len(report.candidates), "draws": report.draws,
             "reached": report.reached, "draws_per_candidate": report.draws_per_candidate,
-            "rejected": report.rejected, "wall_s": round(time.perf_counter() - began, 1),
+            "rejected": report.rejected, "wall_s": wall_s, "candidate_quality": quality,
             "candidates": [c.smiles for c in report.candidates]}
 
 
@@ -90,12 +105,14 @@ def main() -> None:
                "length_conditioning": train.get("length_conditioning", "none"),
                "extra_copies": state.data_summary.get("extra_copies", {}),
                "yield": [], "metrics": []}
-        for setting in args.settings.split(","):
+        for setting in filter(None, args.settings.split(",")):
             result = measure_yield(state, reference, setting, args.max_draws, args.seed)
             row["yield"].append(result)
             rejected = ", ".join(f"{k} {v}" for k, v in list(result["rejected"].items())[:4])
+            quality = ", ".join(f"{k} {v:.2f}" for k, v in result["candidate_quality"].items())
             print(f"{path}  {setting:<14} {result['accepted']:>3} in {result['draws']:>6} "
-                  f"draws ({result['wall_s']} s); {rejected}", flush=True)
+                  f"draws ({result['wall_s']} s); {rejected}\n    candidates: {quality}",
+                  flush=True)
         if args.metrics:
             for dropout in (False, True):
                 metrics = measure_metrics(state, reference, dropout, 500, args.seed)

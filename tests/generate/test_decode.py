@@ -159,3 +159,18 @@ def test_lengths_are_drawn_uniformly_or_by_weight():
     assert abs(int((lengths == 2).sum()) - 2000) < 200
     weighted = draw_lengths(4000, {3: 3, 9: 1}, generator)
     assert abs(int((weighted == 3).sum()) - 3000) < 200
+
+
+def test_shipped_generator_configs_load_and_only_paper_length_is_length_conditioned():
+    from polyhpc.config import load_config
+    from polyhpc.generate.train import GeneratorConfig
+    from polyhpc.resources import shipped
+
+    configs = {name: load_config(path, GeneratorConfig) for name, path in
+               shipped("generator").items()}
+    assert {"paper", "paper-length", "smoke"} <= set(configs)
+    assert configs["paper-length"].train.length_conditioning == "countdown"
+    assert configs["paper"].train.length_conditioning == "none"
+    # the same training as the paper's otherwise
+    paper, length = configs["paper"], configs["paper-length"]
+    assert paper.data == length.data and paper.train.max_iters == length.train.max_iters == 6000
