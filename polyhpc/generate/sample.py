@@ -216,6 +216,10 @@ def generate_candidates(model: GPT, tokenizer: SmilesTokenizer, known_exact: set
         raise PolyhpcError("temperature must be positive")
     if config.decoding == "budget" and config.max_tokens is None:
         raise ConfigError("decoding 'budget' needs max_tokens")
+    if config.lengths and (min(config.lengths) < 1 or config.max_tokens is not None
+                           and max(config.lengths) > config.max_tokens):
+        raise ConfigError(f"lengths {list(config.lengths)}: each must be 1 .. max_tokens "
+                          f"({config.max_tokens})")
     tokenizer.prompt(config.prompt)  # fails early with a clear message for unknown tokens
     screen = None
     if config.stability:

@@ -133,6 +133,17 @@ def test_stability_screen_rejections_are_counted_by_rule(plain):
     assert {c.canonical for c in unscreened.candidates} == {"*COO*", "*CCOO*"}
 
 
+def test_requested_lengths_must_fit_the_token_limit(countdown):
+    from polyhpc.errors import ConfigError
+
+    model, tokenizer = countdown
+    with pytest.raises(ConfigError, match=r"lengths \[3, 12\]: each must be 1 .. max_tokens"):
+        generate_candidates(model, tokenizer, set(), set(), SampleConfig(lengths=(3, 12)))
+    report = generate_candidates(model, tokenizer, {"*CCO*"}, {"*CCO*"},
+                                 SampleConfig(n=1, lengths=(4,), max_draws=200))
+    assert report.reached and report.candidates[0].smiles == "*CCOO*"  # its 4-token unit
+
+
 def test_dropout_sampling_is_seeded_and_leaves_the_model_mode_alone():
     torch.manual_seed(0)
     tokenizer = SmilesTokenizer.from_corpus(["*CCO*"])
