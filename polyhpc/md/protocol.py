@@ -6,53 +6,35 @@ Stages and settings follow the HTP-MD protocol (Xie et al., Nat. Commun. 13,
 (``workflows/md-*.yaml``) change numbers, never the structure; a profile
 that departs from the paper says so in ``deviations``. Rendering is pure:
 template plus typed parameters gives text.
+
+Step counts are the reference's ``floor(eqfactor x duration / dt)``, and the
+step counter runs as in the reference: it restarts at 0 after the
+minimization of stage 4 and then runs through stages 5-14 without a reset, so
+the box average of stage 13 covers the same steps as the reference's
+(:func:`box_average_window`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from polyhpc.config import load_config
-from polyhpc.md.build import BuildSettings
+from polyhpc.errors import ConfigError
+from polyhpc.md.runner import TIMEOUT_MARK
+from polyhpc.md.settings import BuildSettings, Protocol
 from polyhpc.resources import templates_dir
 
-
-@dataclass(frozen=True)
-class Protocol:
-    """Every number of an HTP-MD run."""
-
-    name: str = "paper"
-    temperature_K: float = field(default=353.0, metadata={"min": 1.0})
-    anneal_temperature_K: float = field(default=453.0, metadata={"min": 1.0})
-    timestep_fs: float = field(default=2.0, metadata={"min": 0.01, "max": 5.0})
-    initial_timestep_fs: float = field(default=0.5, metadata={"min": 0.01, "max": 5.0})
-    respa: bool = True
-    eqfactor: float = field(default=1.0, metadata={"min": 1e-6})
-    production_ps: float = field(default=5000.0, metadata={"min": 0.0})
-    dump_every_steps: int = field(default=1000, metadata={"min": 1})
-    thermo_every_steps: int = field(default=1000, metadata={"min": 1})
-    replicas: int = field(default=5, metadata={"min": 1})
-    thermostat_damp_steps: int = field(default=100, metadata={"min": 1})
-    barostat_damp_steps: int = field(default=1000, metadata={"min": 1})
-    high_pressure_atm: float = field(default=4000.0, metadata={"min": 1.0})
-    ramp_pressure_atm: float = field(default=1000.0, metadata={"min": 1.0})
-    pair_cutoff_A: float = field(default=9.5, metadata={"min": 2.0})
-    kspace_accuracy: float = field(default=1e-4, metadata={"min": 1e-8, "max": 1e-2})
-    neighbor_skin_A: float = field(default=3.0, metadata={"min": 0.0})
-    minimize_tolerance: float = field(default=1e-6, metadata={"min": 0.0})
-    minimize_max_iterations: int = field(default=1000, metadata={"min": 1})
-    ion_dcd: bool = True
-    deviations: tuple[str, ...] = ()
-    lmp_args: tuple[str, ...] = ()  # accelerator flags for lmp, e.g. KOKKOS on a GPU
-    build: BuildSettings = field(default_factory=BuildSettings)
+__all__ = ["BuildSettings", "Protocol", "Stage", "box_average_window", "equilibration_stages",
+           "load_protocol", "render_input"]
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One equilibration stage."""
+    """One equilibration stage (``steps`` MD steps; 0 for a minimization)."""
 
     index: int
     kind: str  # "minimize", "nvt" or "npt"
@@ -62,13 +44,11 @@ class Stage:
     timestep_fs: float = 2.0
     kspace: bool = True
     new_velocities: bool = False
-    average_window_steps: int = 0  # >0: average the box length over this many final steps
+    steps: int = 0
+    reset_timestep: bool = False  # the step counter restarts at 0 after this stage
+    average_window_steps: int = 0  # >0: LAMMPS averages the box length over such windows
     average_skip_steps: int = 0
     set_average_box: bool = False
-
-    def steps(self) -> int:
-        """MD steps of this stage (0 for a minimization)."""
-        return 0 if self.kind == "minimize" else round(self.duration_ps * 1000 / self.timestep_fs)
 
 
 def load_protocol(path: Path | str) -> Protocol:
@@ -76,22 +56,30 @@ def load_protocol(path: Path | str) -> Protocol:
     return load_config(path, Protocol)
 
 
+def _steps(ps: float, eqfactor: float, timestep_fs: float) -> int:
+    """``floor(eqfactor * ps * 1e3 / dt)`` as the reference evaluates it, at least 2."""
+    return max(2, math.floor(eqfactor * ps * 1e3 / timestep_fs))
+
+
 def equilibration_stages(p: Protocol) -> list[Stage]:
-    """Stages 1-14 of the HTP-MD equilibration, durations scaled by ``eqfactor``."""
+    """Stages 1-14 of the HTP-MD equilibration, durations scaled by ``eqfactor``.
+
+    As in the reference input, the long-range solver is on for the first
+    minimization (stage 1) and off only for the 0.5 fs stages 2-3.
+    """
     T, hot, f = p.temperature_K, p.anneal_temperature_K, p.eqfactor
     high, ramp = p.high_pressure_atm, p.ramp_pressure_atm
 
-    def steps(ps: float) -> int:
-        return max(2, round(ps * f * 1000 / p.timestep_fs))
-
     def make(index, kind, ps=0.0, temps=(T, T), press=(1.0, 1.0), **extra):
-        return Stage(index, kind, ps * f, temps, press, extra.pop("dt", p.timestep_fs), **extra)
+        dt = extra.pop("dt", p.timestep_fs)
+        steps = 0 if kind == "minimize" else _steps(ps, f, dt)
+        return Stage(index, kind, ps * f, temps, press, dt, steps=steps, **extra)
 
     return [
-        make(1, "minimize", kspace=False),
+        make(1, "minimize"),
         make(2, "nvt", 50, dt=p.initial_timestep_fs, kspace=False, new_velocities=True),
         make(3, "npt", 100, press=(1.0, ramp), dt=p.initial_timestep_fs, kspace=False),
-        make(4, "minimize"),
+        make(4, "minimize", reset_timestep=True),
         make(5, "npt", 500, press=(1.0, high), new_velocities=True),
         make(6, "npt", 400, press=(high, high)),
         make(7, "npt", 600, press=(high, 1.0)),
@@ -100,10 +88,52 @@ def equilibration_stages(p: Protocol) -> list[Stage]:
         make(10, "npt", 300, press=(1.0, high)),
         make(11, "npt", 300, press=(high, 1.0)),
         make(12, "nvt", 800),
-        # the box length is averaged over a 500 ps window after the first 200 ps
-        make(13, "npt", 1200, average_window_steps=steps(500), average_skip_steps=steps(200)),
+        # the reference: fix ave/time 1 (nave-1) nave v_cella start nskip, nave = 500 ps
+        # and nskip = 200 ps in steps, with no reset of the step counter before it
+        make(13, "npt", 1200, average_window_steps=_steps(500, f, p.timestep_fs),
+             average_skip_steps=_steps(200, f, p.timestep_fs)),
         make(14, "nvt", 1000, set_average_box=True),
     ]
+
+
+def box_average_window(p: Protocol) -> tuple[int, int]:
+    """First and last step of the box-length average stage 13 ends with (inclusive).
+
+    Derived as LAMMPS evaluates ``fix ave/time 1 (nave-1) nave v_cella start
+    nskip`` (``FixAveTime::nextvalid``): samples on the ``nave - 1`` steps up
+    to each output step, outputs on multiples of ``nave`` not before
+    ``nskip``, the first window starting no earlier than the step the fix is
+    defined on. Stage 13 starts at the sum of the steps of stages 5-12
+    (counted from the reset after stage 4) and keeps the last complete window.
+    At ``eqfactor`` 1 that is steps 2,000,002-2,250,000: 4,000-4,500 ps after
+    the reset, 300-800 ps into the stage.
+
+    Raises
+    ------
+    ConfigError
+        No window completes within stage 13 (``eqfactor`` too small).
+    """
+    stages = {s.index: s for s in equilibration_stages(p)}
+    start = sum(stages[k].steps for k in range(5, 13))
+    stage = stages[13]
+    end = start + stage.steps
+    nave, nskip = stage.average_window_steps, stage.average_skip_steps
+    nrepeat = nave - 1
+    nvalid = (start // nave) * nave + nave
+    while nvalid < nskip:
+        nvalid += nave
+    if nvalid - nave == start and nrepeat == 1:
+        nvalid = start
+    else:
+        nvalid -= nrepeat - 1
+    if nvalid < start:
+        nvalid += nave
+    first_output = nvalid + nrepeat - 1
+    if first_output > end:
+        raise ConfigError(f"profile {p.name!r}: eqfactor {p.eqfactor:g} leaves stage 13 "
+                          f"({stage.steps} steps) no complete {nave}-step box average")
+    last_output = first_output + (end - first_output) // nave * nave
+    return last_output - nrepeat + 1, last_output
 
 
 def _environment() -> jinja2.Environment:
@@ -112,13 +142,21 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
+def production_steps(protocol: Protocol) -> int:
+    """MD steps of the production run."""
+    return round(protocol.production_ps * 1000 / protocol.timestep_fs)
+
+
 def render_input(template: str, protocol: Protocol, **context) -> str:
     """Render ``lammps_templates/<template>`` with the protocol and extra context.
 
-    Missing context variables raise (``StrictUndefined``): a template is never
-    rendered with a silent blank.
+    ``timeout_s`` (seconds, or ``None``) adds a LAMMPS ``timer timeout``;
+    ``continue_from`` (a restart file, or empty) continues a production.
+    Other missing context variables raise (``StrictUndefined``): a template
+    is never rendered with a silent blank.
     """
-    production_steps = round(protocol.production_ps * 1000 / protocol.timestep_fs)
+    context.setdefault("timeout_s", None)
+    context.setdefault("continue_from", "")
     return _environment().get_template(template).render(
         p=protocol, stages=equilibration_stages(protocol),
-        production_steps=production_steps, **context)
+        production_steps=production_steps(protocol), timeout_mark=TIMEOUT_MARK, **context)

@@ -189,3 +189,22 @@ def assign_types(mol: Chem.Mol) -> list[str]:
             raise TypingError(f"no PCFF typing rule for {describe_atom(atom)}")
         types.append(rule(atom))
     return types
+
+
+#: Environment subtypes beyond PCFF's own: an sp3 CH2/CH3 bonded to oxygen. PCFF+
+#: (the force field of the HTP-MD data) gives these carbons their own nonbond
+#: parameters (its PEO data file: four sp3 carbon types). They are used only when a
+#: force field defines them, with equivalences to c2/c3 for the bonded terms
+#: (:mod:`polyhpc.md.frc_variant` writes such a file); with the public pcff.frc
+#: the types are exactly those of :func:`assign_types`.
+SUBTYPES = {"c2": "c2o", "c3": "c3o"}
+
+
+def refine_types(mol: Chem.Mol, types: list[str], defined: set[str]) -> list[str]:
+    """Replace c2/c3 by their oxygen-bonded subtypes where the force field ``defined`` them."""
+    refined = list(types)
+    for atom in mol.GetAtoms():
+        subtype = SUBTYPES.get(types[atom.GetIdx()])
+        if subtype in defined and any(n.GetSymbol() == "O" for n in atom.GetNeighbors()):
+            refined[atom.GetIdx()] = subtype
+    return refined

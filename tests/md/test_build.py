@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from rdkit import Chem
 
 from polyhpc.cli import main
-from polyhpc.md.build import BuildSettings, build_system, ion_pairs, write_system
+from polyhpc.md.build import BuildSettings, build_system, write_system
 from polyhpc.md.datafile import SECTIONS
 from polyhpc.md.forcefield import IncompleteParametersError
 from polyhpc.md.ions import ION_TYPES, ion_terms, lithium, tfsi
 
-SMOKE = BuildSettings(min_backbone_atoms=24, chains=4)
+SMOKE = BuildSettings(backbone_atoms_above=24, chains=4, ion_pairs=2)
 ION_DIR = "lammps/htpmd-peo-litfsi-protocol/equilibration"
 
 
@@ -43,15 +43,19 @@ def peo_htpmd_size():
 
 def test_peo_at_htpmd_size_has_their_chain_length_chain_count_and_salt(peo_htpmd_size):
     s = peo_htpmd_size.summary
-    assert s["degree_of_polymerization"] == 50 and s["backbone_atoms"] == 150
-    assert s["atoms_per_chain"] == 358 and s["chains"] == 15
-    # 15 x 2,232.7 g/mol of PEO at 1.5 mol/kg: round(50.2) = 50 pairs (htp_md test data: 50)
+    # the HTP-MD PEO example: 15 chains of DP 51 (153 backbone atoms, 365 atoms each)
+    assert s["degree_of_polymerization"] == 51 and s["backbone_atoms"] == 153
+    assert s["atoms_per_chain"] == 365 and s["chains"] == 15
+    # 50 pairs in 15 x 2,276.8 g/mol of PEO: 1.464 mol/kg (htp_md test data: 50 pairs, 1.46)
     assert s["ion_pairs"] == 50
-    assert s["molality_mol_per_kg"] == pytest.approx(1.4929, abs=1e-3)
-    assert s["atoms"] == 15 * 358 + 50 * 16 == 6170
+    assert s["molality_mol_per_kg"] == pytest.approx(1.4641, abs=1e-3)
+    assert s["atoms"] == 15 * 365 + 50 * 16 == 6275
     assert s["mol_smiles"] == "[Cu]CCO[Au]"
     # polymer at 0.6 g/cm3 expanded by 1.4411 in each direction
-    assert s["box_A"] == pytest.approx(65.218, abs=1e-3)
+    mass_g = 15 * 2276.773 / 6.02214076e23
+    assert s["box_A"] == pytest.approx((mass_g / (0.6 / 1.4411**3)) ** (1 / 3) * 1e8, rel=1e-5)
+    assert s["force_field"] == "PCFF (pcff.frc, public)"
+    assert s["force_field_file"]["name"] == "pcff.frc"
 
 
 def test_grown_chains_keep_bond_lengths_and_never_overlap(peo_htpmd_size):
@@ -78,13 +82,7 @@ def test_grown_chains_keep_bond_lengths_and_never_overlap(peo_htpmd_size):
     close = heavy_idx[heavy_tree.query_pairs(2.0, output_type="ndarray")]
     inter = close[owner[close[:, 0]] != owner[close[:, 1]]]
     assert len(inter) == 0
-    assert len(bonded) == 357
-
-
-def test_ion_pairs_are_molality_times_polymer_mass():
-    assert ion_pairs(33490.8, 1.5) == 50
-    assert ion_pairs(33490.8, 3.0) == 100
-    assert ion_pairs(1000.0, 0.0) == 0
+    assert len(bonded) == 364
 
 
 def test_ion_model_matches_the_htpmd_templates_and_parameters(shared_data):
@@ -128,7 +126,8 @@ def test_data_file_keeps_htpmd_ion_type_numbers_and_molecule_ids(tmp_path):
     assert mol.max() == 8 and (mol == 5).sum() == 15 and (mol == 8).sum() == 1
     for section in [s for kind in SECTIONS.values() for s in kind]:
         assert section in data, section
-    assert len(data["Impropers"]) == counts["impropers"] == 320
+    # class II: 4 per four-coordinated atom: 4 chains x 20 sp3 C, 2 TFSI x (2 C + 2 S)
+    assert len(data["Impropers"]) == counts["impropers"] == 4 * (4 * 20 + 2 * 4) == 352
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert (meta["cation_raw_type"], meta["anion_raw_type"]) == (90, 93)
     assert meta["build"]["seeds"] == {"embedding": 3, "chains": [3, 1], "ions": [3, 2]}
@@ -161,6 +160,67 @@ def test_polymer_coefficients_equal_the_htpmd_pcff_data_file(shared_data, tmp_pa
             candidates = [values] + ([flips[section](values)] if section in flips else [])
             assert any(np.allclose(c, r, rtol=1e-4, atol=1e-3) for c in candidates
                        for r in reference), (section, values)
+
+
+def _atom_environments(path):
+    """(element, H count, heavy neighbours) -> {(charge, epsilon, r*)} of the polymer atoms."""
+    from collections import defaultdict
+
+    d = _sections(path)
+    element = {int(r[0]): {12: "C", 1: "H", 16: "O"}.get(round(r[1])) for r in d["Masses"]}
+    pair = {int(r[0]): (r[1], r[2]) for r in d["Pair Coeffs"]}
+    atoms = {int(r[0]): (int(r[2]), r[3]) for r in d["Atoms"]}
+    neighbours = defaultdict(list)
+    for _, _, i, j in d["Bonds"]:
+        neighbours[int(i)].append(element[atoms[int(j)][0]])
+        neighbours[int(j)].append(element[atoms[int(i)][0]])
+    found = defaultdict(set)
+    for atom, (t, q) in atoms.items():
+        if t <= 89:
+            heavy = tuple(sorted(e for e in neighbours[atom] if e != "H"))
+            key = (element[t], neighbours[atom].count("H"), heavy)
+            found[key].add((round(q, 6), *pair[t]))
+    return {k: v.pop() if len(v) == 1 else v for k, v in found.items()}
+
+
+CH2_CC, CH2_CO, CH3_C, CH3_O = (("C", 2, ("C", "C")), ("C", 2, ("C", "O")), ("C", 3, ("C",)),
+                                ("C", 3, ("O",)))
+H_C, O_CC = ("H", 0, ("C",)), ("O", 0, ("C", "C"))
+#: (charge [e], epsilon [kcal/mol], r* [A]) of each PEO atom in the HTP-MD (PCFF+) file ...
+HTPMD_PEO = {CH2_CC: (-0.106, 0.0634, 3.7584), CH2_CO: (0.054, 0.0674, 3.6348),
+             CH3_C: (-0.159, 0.071, 3.884), CH3_O: (0.001, 0.0688, 3.8727),
+             H_C: (0.053, 0.023, 2.878), O_CC: (-0.32, 0.12, 3.3)}
+#: ... and with the public pcff.frc: one sp3 carbon nonbond type (c: 0.054, 4.01), ether
+#: O 0.24/3.535 and the c-o increment 0.133 (O -0.266, O-CH2 +0.027) instead of 0.16
+PUBLIC_PCFF_PEO = {CH2_CC: (-0.106, 0.054, 4.01), CH2_CO: (0.027, 0.054, 4.01),
+                   CH3_C: (-0.159, 0.054, 4.01), CH3_O: (-0.026, 0.054, 4.01),
+                   H_C: (0.053, 0.02, 2.995), O_CC: (-0.266, 0.24, 3.535)}
+
+
+def test_pair_coefficients_and_charges_differ_from_htpmd_as_public_pcff_does(shared_data,
+                                                                             tmp_path):
+    """The force-field gap between polyhpc's default and the HTP-MD data, pinned both ways."""
+    write_system(tmp_path, build_system("*CCO*", SMOKE, seed=3))
+    assert _atom_environments(shared_data / ION_DIR / "system.lmp") == HTPMD_PEO
+    assert _atom_environments(tmp_path / "system.lmp") == PUBLIC_PCFF_PEO
+
+
+def test_a_pcffplus_frc_reproduces_the_htpmd_pair_coefficients_and_charges(shared_data,
+                                                                          tmp_path):
+    from polyhpc.md.frc_variant import write_htpmd_peo_frc
+
+    frc = write_htpmd_peo_frc(tmp_path / "pcffplus-peo.frc")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["md", "build", "*CCO*", "--profile", "smoke", "--out",
+                                       str(out), "--frc", str(frc), "--json"])
+    assert result.exit_code == 0, result.output
+    theirs = _atom_environments(shared_data / ION_DIR / "system.lmp")
+    assert _atom_environments(out / "system.lmp") == theirs == HTPMD_PEO
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["force_field"] == "user force field (pcffplus-peo.frc)"
+    assert meta["force_field_file"]["name"] == "pcffplus-peo.frc"
+    import hashlib
+    assert meta["force_field_file"]["sha256"] == hashlib.sha256(frc.read_bytes()).hexdigest()
 
 
 def test_every_term_is_written_in_the_direction_of_its_coefficients(tmp_path):
@@ -234,37 +294,53 @@ def test_md_build_rejects_bad_units_with_one_line(tmp_path, smiles, message):
 
 @pytest.mark.lammps
 def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(tmp_path):
-    """The issue's end-to-end check: small PEO + LiTFSI, smoke profile, real lmp."""
+    """The issue's end-to-end check: small PEO + LiTFSI, smoke profile, real lmp.
+
+    A replica killed in the middle of stage 7 and resumed ends bit-identical to
+    the one that ran straight through (same seeds, one thread).
+    """
+    import hashlib
+
     from polyhpc.analysis.analyze import analyze_path
 
     out = tmp_path / "peo"
     result = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),
-                                       "--threads", "2", "--json"])
+                                       "--profile", "smoke", "--threads", "1", "--json"])
     assert result.exit_code == 0, result.output
     outcomes = json.loads(result.stdout)
-    assert [o["ok"] for o in outcomes] == [True, True]
+    assert [(o["ok"], o["status"]) for o in outcomes] == [(True, "finished")] * 2
     assert outcomes[0]["seeds"] != outcomes[1]["seeds"]
     for k in range(2):
         rep = out / f"rep{k}"
         assert "Minimization stats" in (rep / "eq01.log").read_text()
         assert "Minimization stats" in (rep / "eq04.log").read_text()
-        assert (rep / "relaxed.lmp").is_file()
+        assert (rep / "relaxed.lmp").is_file() and not (rep / "ions.dcd").exists()
         frames = (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
         assert frames == 11  # 2 ps every 100 steps of 2 fs, both ends
         meta = json.loads((rep / "meta.json").read_text())
         assert meta["mol_smiles"] == "[Cu]CCO[Au]" and meta["time_step"] == 0.2
         assert meta["provenance"]["lammps"].startswith("Large-scale Atomic/Molecular")
         assert meta["build"]["ion_pairs"] == 2
+        assert meta["protocol"] == "smoke" and len(meta["deviations"]) == 4
+        # the velocity seeds LAMMPS used: stage 2 and 5 from the replica's seed
+        seed = outcomes[k]["seeds"]["velocities"]
+        assert meta["velocity_seed"] == seed
+        assert meta["velocity_seeds"] == {"eq02": seed + 2, "eq05": seed + 5}
+        assert f"velocity        all create 353.0 {seed + 5} " in (rep / "eq05.in").read_text()
+        assert "velocity" not in (rep / "production.in").read_text()
         result = analyze_path(rep / "traj.lammpstrj")
         assert result.n_cations == 2 and result.n_anions == 2
         assert result.molality == pytest.approx(meta["build"]["molality_mol_per_kg"], rel=1e-3)
     # a second call resumes: every stage is skipped
-    again = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out)])
+    again = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),
+                                      "--profile", "smoke"])
     assert again.exit_code == 0
     records = json.loads((out / "rep0" / "records.json").read_text())
-    assert len(records) == 30 and all(r["skipped"] for r in records[15:])
+    assert len(records) == 30 and all(r["status"] == "skipped" for r in records[15:])
     # a job killed during stage 7: its log is cut short, nothing after it exists
     rep = out / "rep1"
+    straight = {name: hashlib.sha256((rep / name).read_bytes()).hexdigest()
+                for name in ("relaxed.restart", "traj.lammpstrj", "production.restart")}
     log = (rep / "eq07.log").read_text()
     (rep / "eq07.log").write_text(log[: len(log) // 2])
     for name in ["eq07.restart", "eq08.restart", "eq09.restart", "eq10.restart", "eq11.restart",
@@ -273,14 +349,17 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
         (rep / name).unlink()
     resumed = CliRunner().invoke(main, ["md", "run", str(rep), "--json"])
     assert resumed.exit_code == 0, resumed.output
-    ran = [(r["name"], r["skipped"]) for r in json.loads(resumed.stdout)]
-    assert ran == [(f"eq{k:02d}", k < 7) for k in range(1, 15)] + [("production", False)]
-    assert (rep / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP") == 11
+    ran = [(r["name"], r["status"]) for r in json.loads(resumed.stdout)]
+    assert ran == [(f"eq{k:02d}", "skipped" if k < 7 else "ran") for k in range(1, 15)] + [
+        ("production", "ran")]
+    assert {name: hashlib.sha256((rep / name).read_bytes()).hexdigest()
+            for name in straight} == straight
     plotted = CliRunner().invoke(main, ["md", "plot", str(rep), "--json"])
     stages = json.loads(plotted.stdout)
     assert [r["stage"] for r in stages] == [f"eq{k:02d}" for k in range(1, 15)] + ["production"]
     assert stages[0]["temperature_K"] == 0.0  # stage 1 minimizes before any velocities
     assert 0.2 < stages[13]["density_g_cm3"] < 0.4  # smoke: barely compressed from 0.28
+    assert stages[14]["density_g_cm3"] == pytest.approx(stages[13]["density_g_cm3"])  # NVT
     assert CliRunner().invoke(main, ["md", "plot", str(rep)]).exit_code == 0
     assert (rep / "equilibration.png").stat().st_size > 10_000
 
@@ -288,7 +367,7 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
 @pytest.mark.lammps
 def test_a_replica_that_cannot_be_built_is_recorded_not_raised(tmp_path):
     result = CliRunner().invoke(main, ["md", "replicas", "*CCS(=O)(=O)CC*", "-n", "2",
-                                       "--out", str(tmp_path)])
+                                       "--profile", "smoke", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "all 2 replicas failed" in result.output
     saved = json.loads((tmp_path / "replicas.json").read_text())

@@ -1,0 +1,116 @@
+"""What an HTP-MD system is made of: chain length, number of chains, ion pairs.
+
+The rules are those of the HTP-MD training set (Xie et al., Nat. Commun. 13,
+3415 (2022)), checked against every parsable row of ``htpmd-properties.csv``:
+
+- degree of polymerization ``DP = backbone_atoms_above // per_unit + 1``, the
+  backbone strictly longer than 150 heavy atoms (PEO: DP 51, 153 backbone atoms);
+- a fixed number of Li+/TFSI- pairs (50);
+- the fewest whole chains that keep ``pairs / polymer mass`` at or below the
+  molality bound: ``chains = ceil(pairs / (bound x chain mass))``.
+
+Everything here is arithmetic on the unit's graph, no 3D work, so the plan of
+thousands of units takes seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from rdkit import Chem
+from rdkit.Chem import Descriptors, rdMolDescriptors
+
+from polyhpc.chem.polymerize import Chain, backbone_length, repeat_unit
+from polyhpc.chem.smiles import parse_repeat_unit
+from polyhpc.md.settings import BuildSettings
+
+
+@dataclass(frozen=True)
+class Composition:
+    """Chains and salt of one system.
+
+    Attributes
+    ----------
+    degree_of_polymerization : int
+        Repeat units per chain.
+    backbone_atoms_per_unit, backbone_atoms : int
+        Heavy atoms on the end-to-end path of one unit and of the chain (caps excluded).
+    chain_mass_g_per_mol : float
+        Molar mass of one methyl-capped chain.
+    chains, ion_pairs : int
+        Number of chains and of Li+/TFSI- pairs.
+    """
+
+    unit_smiles: str
+    degree_of_polymerization: int
+    backbone_atoms_per_unit: int
+    backbone_atoms: int
+    chain_mass_g_per_mol: float
+    chains: int
+    ion_pairs: int
+
+    @property
+    def polymer_mass_g_per_mol(self) -> float:
+        """Mass of all chains."""
+        return self.chains * self.chain_mass_g_per_mol
+
+    @property
+    def molality_mol_per_kg(self) -> float:
+        """Li+ per kg of polymer."""
+        return self.ion_pairs / (self.polymer_mass_g_per_mol / 1000.0)
+
+    def to_dict(self) -> dict:
+        """Plain-data form, molality included."""
+        return {**asdict(self), "molality_mol_per_kg": self.molality_mol_per_kg}
+
+
+def degree_of_polymerization(per_unit: int, backbone_atoms_above: int) -> int:
+    """Fewest units whose backbone holds more than ``backbone_atoms_above`` atoms."""
+    if per_unit < 1:
+        raise ValueError(f"a unit has at least one backbone atom, got {per_unit}")
+    return backbone_atoms_above // per_unit + 1
+
+
+def fewest_chains(pairs: int, chain_mass_g_per_mol: float, max_molality_mol_per_kg: float) -> int:
+    """Fewest whole chains with ``pairs / (chains x mass)`` at or below the bound."""
+    def molality(n: int) -> float:
+        return pairs / (n * chain_mass_g_per_mol / 1000.0)
+
+    n = max(1, math.ceil(pairs * 1000.0 / (max_molality_mol_per_kg * chain_mass_g_per_mol)))
+    while molality(n) > max_molality_mol_per_kg:  # guard the ceil against rounding
+        n += 1
+    while n > 1 and molality(n - 1) <= max_molality_mol_per_kg:
+        n -= 1
+    return n
+
+
+def htpmd_chain(smiles: str, backbone_atoms_above: int = 150) -> Chain:
+    """The methyl-capped chain HTP-MD builds for a repeat unit (strict backbone rule)."""
+    unit = parse_repeat_unit(smiles)
+    per_unit = backbone_length(unit)
+    degree = degree_of_polymerization(per_unit, backbone_atoms_above)
+    mol = repeat_unit(unit, degree, caps="C")
+    return Chain(unit_smiles=Chem.MolToSmiles(unit), mol=mol, degree_of_polymerization=degree,
+                 backbone_atoms=degree * per_unit,
+                 formula=rdMolDescriptors.CalcMolFormula(mol),
+                 molar_mass_g_per_mol=Descriptors.MolWt(mol))
+
+
+def plan_composition(smiles: str, settings: BuildSettings | None = None,
+                     chain: Chain | None = None) -> Composition:
+    """Chain length, chains and ion pairs of a unit's system under ``settings``.
+
+    Raises
+    ------
+    InvalidSmilesError
+        The unit is not a valid repeat unit.
+    """
+    settings = settings or BuildSettings()
+    chain = chain or htpmd_chain(smiles, settings.backbone_atoms_above)
+    per_unit = chain.backbone_atoms // chain.degree_of_polymerization
+    chains = settings.chains or fewest_chains(settings.ion_pairs, chain.molar_mass_g_per_mol,
+                                              settings.max_molality_mol_per_kg)
+    return Composition(chain.unit_smiles, chain.degree_of_polymerization, per_unit,
+                       chain.backbone_atoms, chain.molar_mass_g_per_mol, chains,
+                       settings.ion_pairs)

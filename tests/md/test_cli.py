@@ -1,0 +1,95 @@
+"""``polyhpc md`` on bad input: one-line errors, exit code 2, nothing written or mixed."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from polyhpc.cli import main
+
+
+def _build(out, *extra, smiles="*CCO*"):
+    return CliRunner().invoke(main, ["md", "build", smiles, "--profile", "smoke", "--out",
+                                     str(out), *extra])
+
+
+def test_md_help_shows_each_example_on_its_own_line():
+    result = CliRunner().invoke(main, ["md", "--help"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    for command in ("polyhpc md build '*CCO*' --out run/", "polyhpc md run run/",
+                    "polyhpc md plot peo/rep0", "polyhpc analyze peo/rep0 peo/rep1"):
+        assert any(line.strip().startswith(command) for line in lines), command
+    assert "\\b" not in result.output and "\b" not in result.output
+
+
+@pytest.mark.parametrize("option, value", [("--molality", "-1"), ("--molality", "0"),
+                                           ("--chains", "0"), ("--chains", "-1"),
+                                           ("--pairs", "0"), ("--seed", "-3")])
+def test_md_build_refuses_out_of_range_numbers_naming_the_option(tmp_path, option, value):
+    out = tmp_path / "run"
+    result = _build(out, option, value)
+    assert result.exit_code == 2
+    assert option in result.output and "Traceback" not in result.output
+    assert not out.exists()  # nothing written, no complex-number box left behind
+
+
+def test_md_build_into_a_folder_holding_a_run_is_refused_unless_forced(tmp_path):
+    out = tmp_path / "run"
+    assert _build(out).exit_code == 0
+    (out / "eq01.log").write_text("a stage of the first system")
+    (out / "notes.txt").write_text("the user's own file")
+    first = json.loads((out / "meta.json").read_text())
+    again = _build(out, smiles="*CCCO*")
+    assert again.exit_code == 2
+    assert again.output.startswith("error: ") and again.output.count("\n") == 1
+    assert "already holds a run" in again.output and "--force" in again.output
+    assert json.loads((out / "meta.json").read_text()) == first  # untouched
+    forced = _build(out, "--force", smiles="*CCCO*")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads((out / "meta.json").read_text())["build"]["unit_smiles"] == "*CCCO*"
+    assert not (out / "eq01.log").exists() and (out / "notes.txt").is_file()
+
+
+def test_md_run_refuses_another_profile_than_the_folder_was_built_with(tmp_path):
+    out = tmp_path / "run"
+    assert _build(out).exit_code == 0
+    result = CliRunner().invoke(main, ["md", "run", str(out), "--profile", "paper"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "built/run with profile 'smoke'" in result.output
+    assert "eqfactor 0.0002 -> 1.0" in result.output
+    assert not (out / "eq01.log").exists()
+
+
+def test_md_run_refuses_stage_outputs_of_another_system(tmp_path):
+    out, other = tmp_path / "run", tmp_path / "other"
+    assert _build(out).exit_code == 0 and _build(other, smiles="*CCCO*").exit_code == 0
+    meta = json.loads((out / "meta.json").read_text())
+    # what run_protocol records for a stage of the first system
+    (out / "records.json").write_text(json.dumps([{
+        "name": "eq01", "skipped": False, "system_sha256": meta["system_sha256"]}]))
+    (out / "system.lmp").write_bytes((other / "system.lmp").read_bytes())
+    result = CliRunner().invoke(main, ["md", "run", str(out)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert "holds LAMMPS outputs of another system" in result.output
+
+
+def test_profile_errors_list_the_shipped_profiles(tmp_path):
+    result = _build(tmp_path / "x", "--profile", "nope")
+    assert result.exit_code == 2
+    assert "--profile 'nope'" in result.output
+    for name in ("paper", "smoke", "gpu"):
+        assert name in result.output
+    bare = CliRunner().invoke(main, ["md", "run", str(tmp_path)])
+    assert bare.exit_code == 2 and "records no profile: pass --profile" in bare.output
+
+
+def test_md_build_defaults_to_the_paper_profile(tmp_path):
+    result = CliRunner().invoke(main, ["md", "build", "*CCO*", "--out", str(tmp_path / "p"),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    built = json.loads(result.output)
+    assert (built["protocol"], built["degree_of_polymerization"], built["chains"],
+            built["ion_pairs"]) == ("paper", 51, 15, 50)
+    meta = json.loads((tmp_path / "p" / "meta.json").read_text())
+    assert meta["protocol"] == "paper" and meta["protocol_settings"]["eqfactor"] == 1.0

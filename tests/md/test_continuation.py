@@ -1,0 +1,188 @@
+"""Real LAMMPS on a tiny PEO/LiTFSI system: the stage-13 window, and runs that are cut short.
+
+One smoke-size replica (316 atoms) is equilibrated once with the box length
+logged every step, then copies of it lose their production and run it again:
+killed in the middle, stopped by a time budget, or started twice at once.
+"""
+
+import dataclasses
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from polyhpc.cli import main
+from polyhpc.md.lammps import evaluate
+from polyhpc.md.meta import RunFolderError
+from polyhpc.md.protocol import box_average_window, equilibration_stages, load_protocol
+from polyhpc.md.restart import latest_restart, restart_complete, restart_timestep
+from polyhpc.md.thermo import parse_thermo
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.lammps
+
+# smoke stages, every step logged; 4 ps of production (2,000 steps), a restart every 200
+PROTOCOL = dataclasses.replace(load_protocol(ROOT / "workflows" / "md-smoke.yaml"),
+                               thermo_every_steps=1, production_ps=4.0, restart_every_steps=200)
+FRAMES = list(range(0, 2001, 100))
+POLYHPC = str(Path(sys.executable).parent / "polyhpc")
+
+
+@pytest.fixture(scope="module")
+def equilibrated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("peo") / "rep0"
+    outcome = evaluate("*CCO*", folder, PROTOCOL, seed=5, replica=0, threads=1)
+    assert outcome["status"] == "finished", outcome
+    return folder
+
+
+def _frame_steps(path):
+    lines = Path(path).read_text().splitlines()
+    return [int(lines[i + 1]) for i, line in enumerate(lines) if line == "ITEM: TIMESTEP"]
+
+
+def _without_production(source, target):
+    shutil.copytree(source, target)
+    for path in target.glob("production*"):
+        path.unlink()
+    (target / "traj.lammpstrj").unlink()
+    return target
+
+
+def test_stage_13_averages_the_box_over_the_references_window(equilibrated):
+    """LAMMPS' average equals the mean box length over the derived window, step by step."""
+    columns, rows = parse_thermo((equilibrated / "eq13.log").read_text())
+    step, lx = rows[:, columns.index("Step")], rows[:, columns.index("Lx")]
+    # the counter runs on from the reset after stage 4, through stages 5-12
+    stages = equilibration_stages(PROTOCOL)
+    assert step[0] == sum(s.steps for s in stages[4:12]) == 370
+    assert parse_thermo((equilibrated / "eq05.log").read_text())[1][0, 0] == 0
+    start, end = box_average_window(PROTOCOL)
+    assert (start, end) == (402, 450)  # 3,700-4,500 ps of the reference, x 2e-4
+    window = (step >= start) & (step <= end)
+    assert window.sum() == 49
+    average = float((equilibrated / "box_average.txt").read_text())
+    assert average == pytest.approx(lx[window].mean(), abs=2e-6)
+    # the window of a counter reset at the stage start (what polyhpc did before) differs
+    shifted = (step >= 422) & (step <= 470)
+    assert abs(lx[shifted].mean() - average) > 1e-4
+    assert f"x final 0.0 {average!r}" in (equilibrated / "eq14.in").read_text()
+
+
+def _children(pid):
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_path):
+    from polyhpc.analysis.analyze import analyze_path
+
+    rep = _without_production(equilibrated, tmp_path / "killed")
+    driver = subprocess.Popen([POLYHPC, "md", "run", str(rep), "--threads", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lmp, deadline = [], time.monotonic() + 120
+    while latest_restart(rep) is None and time.monotonic() < deadline:
+        lmp = _children(driver.pid) or lmp
+        time.sleep(0.02)
+    lmp = _children(driver.pid) or lmp
+    driver.send_signal(signal.SIGKILL)  # the driver dies; its lmp must not outlive it
+    driver.wait()
+    assert lmp
+    for pid in lmp:
+        _wait_gone(pid)
+        assert not _alive(pid), f"lmp {pid} outlived the killed driver"
+    cut = _frame_steps(rep / "traj.lammpstrj")
+    assert cut and cut[-1] < 2000  # killed in the middle of the production
+    restart_name, restart_step = latest_restart(rep)
+    resumed = CliRunner().invoke(main, ["md", "run", str(rep), "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    production = json.loads(resumed.stdout)[-1]
+    assert production["status"] == "continued"
+    assert production["continued_from"] == restart_name
+    steps = _frame_steps(rep / "traj.lammpstrj")
+    assert steps == FRAMES == _frame_steps(equilibrated / "traj.lammpstrj")
+    # frames before the restart are the uninterrupted run's, byte for byte
+    before = (rep / "traj.lammpstrj").read_text().split("ITEM: TIMESTEP\n")
+    straight = (equilibrated / "traj.lammpstrj").read_text().split("ITEM: TIMESTEP\n")
+    n = restart_step // 100 + 1
+    assert before[1:n] == straight[1:n]
+    result = analyze_path(rep)
+    assert result.n_frames == 21 and result.n_cations == 2
+    assert sorted(p.name for p in rep.glob("production*.log")) == ["production.log",
+                                                                   "production.part1.log"]
+
+
+def _wait_gone(pid, seconds=10.0):
+    end = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def test_a_time_budget_stops_production_cleanly_and_the_next_call_continues(equilibrated,
+                                                                          tmp_path):
+    rep = _without_production(equilibrated, tmp_path / "budget")
+    outcome = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1, timeout_s=1.5)
+    assert (outcome["status"], outcome["ok"], outcome["timed_out"], outcome["error"]) == (
+        "timed out", False, True, None)
+    assert [r["status"] for r in outcome["records"]] == ["skipped"] * 14 + ["timed out"]
+    stopped = rep / "production.timeout.restart"
+    assert restart_complete(stopped) and 0 < restart_timestep(stopped) < 2000
+    again = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1)
+    assert again["status"] == "finished" and again["ok"]
+    assert again["records"][-1] == {"name": "production", "status": "continued",
+                                    "continued_from": "production.timeout.restart"}
+    assert _frame_steps(rep / "traj.lammpstrj") == FRAMES
+    assert json.loads((rep / "outcome.json").read_text()) == again
+    assert not stopped.exists()  # intermediate restarts go once production.restart is written
+
+
+def test_two_runs_started_in_one_folder_run_lammps_once(equilibrated, tmp_path):
+    rep = _without_production(equilibrated, tmp_path / "twice")
+    command = [POLYHPC, "md", "run", str(rep), "--json", "--threads", "1"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in (first, second)]
+    productions = sorted(out[-1]["status"] for out in outputs)
+    assert productions == ["ran", "skipped"]  # the second waited, then found it done
+    assert _frame_steps(rep / "traj.lammpstrj") == FRAMES
+
+
+def test_outputs_of_another_system_are_refused(equilibrated, tmp_path):
+    from polyhpc.md.build import build_system, write_system
+    from polyhpc.md.lammps import run_protocol
+
+    rep = _without_production(equilibrated, tmp_path / "swapped")
+    other = build_system("*CCCO*", PROTOCOL.build, seed=1)
+    write_system(tmp_path / "other", other)
+    shutil.copy(tmp_path / "other" / "system.lmp", rep / "system.lmp")
+    with pytest.raises(RunFolderError, match="another system"):
+        run_protocol(rep, PROTOCOL, seed=json.loads((rep / "meta.json").read_text())[
+            "velocity_seed"])
+    assert not (rep / "traj.lammpstrj").exists()
+
+
+def test_a_different_velocity_seed_is_refused_once_stages_ran(equilibrated, tmp_path):
+    from polyhpc.md.lammps import run_protocol
+
+    rep = _without_production(equilibrated, tmp_path / "seed")
+    seed = json.loads((rep / "meta.json").read_text())["velocity_seed"]
+    with pytest.raises(RunFolderError, match=f"run it with --seed {seed}"):
+        run_protocol(rep, PROTOCOL, seed=seed + 1)
