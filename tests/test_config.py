@@ -79,3 +79,69 @@ def test_option_type_declares_the_config_range_on_the_command_line():
     assert "Invalid value for '--timestep': 0.0 is not in the range x>0." in refused.output
     with pytest.raises(TypeError, match="not a number field"):
         option_type(Settings, "mode")
+
+
+def _config_classes():
+    """Every config dataclass of the package: those declaring a range, and what they nest."""
+    import importlib
+    import typing
+    from pathlib import Path
+
+    import polyhpc
+
+    root = Path(polyhpc.__file__).parent
+    modules = sorted(".".join(("polyhpc", *p.relative_to(root).with_suffix("").parts))
+                     .removesuffix(".__init__") for p in root.rglob("*.py"))
+    found, todo = set(), []
+    for name in modules:
+        for obj in vars(importlib.import_module(name)).values():
+            if (isinstance(obj, type) and dataclasses.is_dataclass(obj)
+                    and any(set(f.metadata) & {"min", "max", "choices"}
+                            for f in dataclasses.fields(obj))):
+                todo.append(obj)
+    while todo:
+        cls = todo.pop()
+        if cls in found:
+            continue
+        found.add(cls)
+        for hint in typing.get_type_hints(cls).values():
+            for kind in (hint, *typing.get_args(hint)):
+                if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+                    todo.append(kind)
+    return sorted(found, key=lambda c: f"{c.__module__}.{c.__qualname__}")
+
+
+# Config classes with numeric fields still lacking a range, being fixed by their owners;
+# strict: once fixed the case XPASSes and fails, so the entry must go.
+_GENERATOR = "owned by generate (seeds, lengths, temperatures, betas), in progress"
+_IN_PROGRESS = {"polyhpc.generate.dataset.TrainingSetConfig": _GENERATOR,
+                "polyhpc.generate.sample.SampleConfig": _GENERATOR,
+                "polyhpc.generate.search.SearchConfig": _GENERATOR,
+                "polyhpc.generate.train.TrainConfig": _GENERATOR}
+_CLASSES = _config_classes()
+
+
+def test_the_config_walk_finds_every_config():
+    names = {c.__name__ for c in _CLASSES}
+    assert {"Protocol", "BuildSettings", "TrainConfig", "SurrogateConfig", "TrajectoryMeta",
+            "CampaignConfig"} <= names
+    assert set(_IN_PROGRESS) <= {f"{c.__module__}.{c.__name__}" for c in _CLASSES}
+
+
+@pytest.mark.parametrize("cls", [
+    pytest.param(c, id=f"{c.__module__}.{c.__name__}",
+                 marks=[pytest.mark.xfail(strict=True, reason=_IN_PROGRESS[key])]
+                 if (key := f"{c.__module__}.{c.__name__}") in _IN_PROGRESS else [])
+    for c in _CLASSES])
+def test_every_numeric_config_field_declares_its_range(cls):
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    missing = []
+    for item in dataclasses.fields(cls):
+        kinds = {hints[item.name], *typing.get_args(hints[item.name])}
+        numeric = (int in kinds or float in kinds) and bool not in kinds
+        if numeric and not set(item.metadata) & {"min", "max", "choices"}:
+            missing.append(item.name)
+    assert not missing, f"declare metadata={{'min': ...}} (and 'max') for {cls.__name__}: " \
+        + ", ".join(missing)
