@@ -101,3 +101,24 @@ def test_explicit_chains_and_pairs_override_the_rule():
     plan = plan_composition("*CCO*", BuildSettings(backbone_atoms_above=24, chains=4,
                                                    ion_pairs=2))
     assert (plan.degree_of_polymerization, plan.chains, plan.ion_pairs) == (9, 4, 2)
+
+
+@pytest.mark.parametrize("mol_smiles", ["CC(C)N(CCCCCO[Cu])CCNC(=O)[Au]",
+                                        "O=C(CCCCOC(=O)[Au])NCC#CCO[Cu]",
+                                        "CC(=O)NC(CO[Cu])COC(=O)[Au]"])
+def test_the_molality_bound_is_the_one_the_htpmd_data_shows(shared_data, mol_smiles):
+    """Units whose chain count at a bound of exactly 1.5 mol/kg would be one short.
+
+    HTP-MD built one more chain (molality 1.33-1.39) than a bound of 1.5 allows
+    (1.4996-1.49995): its largest molality is 1.4994, so the bound is 1.4995.
+    """
+    frame = pd.read_csv(shared_data / PROPERTIES)
+    row = next(frame[frame["mol_smiles"] == mol_smiles].itertuples())
+    degree, chains, molality = _htpmd_system(row)
+    unit = mol_smiles.replace("[Cu]", "*").replace("[Au]", "*")
+    ours = plan_composition(unit)
+    assert (ours.degree_of_polymerization, ours.chains) == (degree, chains)
+    assert ours.molality_mol_per_kg == pytest.approx(molality, abs=1e-3)
+    at_1_5 = plan_composition(unit, BuildSettings(max_molality_mol_per_kg=1.5))
+    assert at_1_5.chains == chains - 1 and 1.4995 < at_1_5.molality_mol_per_kg <= 1.5
+    assert frame["molarity"].max() == pytest.approx(1.49935, abs=1e-5)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from polyhpc.md.protocol import load_protocol, render_input
 from polyhpc.md.runner import diagnose_log, find_lmp, run_lammps
 
 PEO = "lammps/htpmd-peo-litfsi-protocol/production"
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
@@ -127,3 +129,36 @@ def test_stage_logs_are_joined_for_the_plot_of_a_continued_production(tmp_path):
     thermo = read_thermo(tmp_path, load_protocol(ROOT / "workflows" / "md-smoke.yaml"))
     assert [t.name for t in thermo] == ["production"]
     assert np.array_equal(thermo[0].column("Step"), np.arange(0, 1100, 100))
+
+
+@pytest.mark.lammps
+def test_lmp_runs_as_the_bare_name_inside_a_command_prefix_with_gpus_filled_in(tmp_path):
+    """The container seam: ``apptainer exec IMAGE`` is replaced by ``env`` (same contract:
+    a command that runs ``lmp`` found on its own PATH)."""
+    bin_dir = find_lmp().parent
+    prefix = ("env", f"PATH={bin_dir}:/usr/bin:/bin", f"LD_LIBRARY_PATH={sys.prefix}/lib")
+    (tmp_path / "in.gpus").write_text('print "polyhpc sees ${g} gpus"\n')
+    record = run_lammps("gpus", tmp_path / "in.gpus", tmp_path, lmp_prefix=prefix, gpus=3,
+                        extra_args=("-var", "g", "{gpus}"))
+    assert record.ok, record.error
+    assert record.command[:4] == (*prefix, "lmp")
+    assert record.command[-3:] == ("-var", "g", "3")
+    assert "polyhpc sees 3 gpus" in (tmp_path / "gpus.log").read_text()
+
+
+@pytest.mark.lammps
+def test_a_stage_stopped_by_its_time_budget_is_timed_out_and_runs_again(tmp_path, shared_data):
+    """Stage 1 of the paper profile (1,000 minimizer iterations, 5,475 atoms) in a 1 s budget."""
+    from polyhpc.md.lammps import run_protocol
+
+    shutil.copy(shared_data / "lammps/htpmd-peo-litfsi-protocol/equilibration/system.lmp",
+                tmp_path / "system.lmp")
+    protocol = load_protocol(ROOT_DIR / "workflows" / "md-paper.yaml")
+    records = run_protocol(tmp_path, protocol, seed=3, timeout_s=1.5)
+    assert [(r.name, r.status, r.error) for r in records] == [("eq01", "timed out", None)]
+    assert not (tmp_path / "eq01.restart").exists()  # no restart of a half-done stage
+    assert "Stopping criterion = walltime limit reached" in (tmp_path / "eq01.log").read_text()
+    again = run_protocol(tmp_path, protocol, seed=3, timeout_s=1.5)
+    assert [(r.name, r.status) for r in again] == [("eq01", "timed out")]  # redone, not skipped
+    assert [r["status"] for r in json.loads((tmp_path / "records.json").read_text())] == [
+        "timed out", "timed out"]
