@@ -18,7 +18,6 @@ Seeded (``derandomize``) and bounded: a few seconds. The counts are the
 
 import functools
 import re
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -55,9 +54,10 @@ def _frame_ends() -> list[int]:
     return [*starts[1:], len(data)]
 
 
-@functools.lru_cache(maxsize=1)
-def _workdir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="polyhpc-fuzz-"))
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """One folder per module, its dump rewritten by every example."""
+    folder = tmp_path_factory.mktemp("fuzz")
     (folder / "meta.json").write_bytes((TRAJECTORY / "meta.json").read_bytes())
     return folder
 
@@ -67,8 +67,8 @@ def _reference(n_frames: int):
     return analyze_path(TRAJECTORY, frames=slice(0, n_frames))
 
 
-def _write(data: bytes) -> Path:
-    path = _workdir() / "traj.lammpstrj"
+def _write(folder: Path, data: bytes) -> Path:
+    path = folder / "traj.lammpstrj"
     path.write_bytes(data)
     return path
 
@@ -93,7 +93,7 @@ _CUTS = st.one_of(st.tuples(st.just(-1), st.integers(0, 2_492_900)),
 @example(cut=(-1, 100))
 @example(cut=(1, -1))  # two frames, the second without its final newline
 @example(cut=(2, 8))  # three frames, then 'ITEM: TI'
-def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frames(cut):
+def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frames(workdir, cut):
     data = _original()
     frame, offset = cut
     cut = offset if frame < 0 else _frame_ends()[frame] + offset
@@ -101,9 +101,9 @@ def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frame
     # frame boundaries of the reference file: each end is the next frame's start
     complete = sum(end <= cut for end in _frame_ends())
     assert _frame_ends()[-1] == len(data)
-    _write(data[:cut])
+    _write(workdir, data[:cut])
     try:
-        result = analyze_path(_workdir(), allow_truncated=True)
+        result = analyze_path(workdir, allow_truncated=True)
     except PolyhpcError:
         OUTCOMES["truncated: error"] += 1
         assert complete < 2, f"{complete} complete frames, yet refused"
@@ -112,7 +112,7 @@ def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frame
         _same_result(result, _reference(complete))
     at_boundary = cut == 0 or cut in _frame_ends()
     try:
-        strict = analyze_path(_workdir())
+        strict = analyze_path(workdir)
     except PolyhpcError as error:
         assert not at_boundary or complete < 2, str(error)
     else:
@@ -132,12 +132,12 @@ _POSITIONS = st.one_of(
 @given(flips=st.lists(st.tuples(_POSITIONS, _BYTES), min_size=1, max_size=4))
 @example(flips=[(10, ord("x"))])  # the first timestep
 @example(flips=[(600, ord("7"))])  # a coordinate digit of the first frame
-def test_flipped_bytes_are_refused_or_read_as_the_strict_twin_reads_them(flips):
+def test_flipped_bytes_are_refused_or_read_as_the_strict_twin_reads_them(workdir, flips):
     data = bytearray(_original())
     for position, value in flips:
         data[min(position, len(data) - 1)] = value
-    path = _write(bytes(data))
-    meta = read_meta(_workdir() / "meta.json")
+    path = _write(workdir, bytes(data))
+    meta = read_meta(workdir / "meta.json")
     try:
         trajectory = read_lammps_dump(path, meta)
     except PolyhpcError:
@@ -153,7 +153,7 @@ def test_flipped_bytes_are_refused_or_read_as_the_strict_twin_reads_them(flips):
     np.testing.assert_allclose(trajectory.boxes, twin["boxes"], rtol=1e-15)
     np.testing.assert_allclose(trajectory.positions, twin["positions"], rtol=1e-12, atol=1e-9)
     try:
-        analyze_path(_workdir())
+        analyze_path(workdir)
     except PolyhpcError:
         OUTCOMES["flipped: read, analysis refused"] += 1
     else:
