@@ -68,12 +68,19 @@ def force_field_record(frc: Path) -> dict:
 
 def protocol_record(protocol: Protocol) -> dict:
     """Name, deviations, settings, and a sha256 of the settings a LAMMPS run computes with."""
-    settings = {k: v for k, v in to_dict(protocol).items() if k not in RUN_ONLY_FIELDS}
-    # what a run computes with: the build settings made system.lmp, whose own hash is checked
-    run = {k: v for k, v in settings.items() if k != "build"}
-    digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
+    settings = to_dict(protocol)
+    digest = hashlib.sha256(json.dumps(_computed(settings), sort_keys=True).encode()).hexdigest()
     return {"protocol": protocol.name, "deviations": list(protocol.deviations),
             "protocol_settings": settings, "protocol_sha256": digest}
+
+
+def _computed(settings: dict) -> dict:
+    """The settings a LAMMPS run computes with.
+
+    Not the run-only ones, not the build settings (they made ``system.lmp``,
+    whose own hash is checked).
+    """
+    return {k: v for k, v in settings.items() if k not in (*RUN_ONLY_FIELDS, "build")}
 
 
 def recorded_protocol(workdir: Path) -> Protocol | None:
@@ -134,8 +141,8 @@ def prepare_run(workdir: Path, protocol: Protocol, velocity_seed: int,
             "build into a new folder, or rebuild with `polyhpc md build ... --force`")
     mine = protocol_record(protocol)
     if meta.get("protocol_sha256") not in (None, mine["protocol_sha256"]):
-        changed = [d for d in _differences(meta.get("protocol_settings", {}),
-                                           mine["protocol_settings"]) if not d.startswith("build.")]
+        changed = _differences(_computed(meta.get("protocol_settings", {})),
+                               _computed(mine["protocol_settings"]))
         raise RunFolderError(
             f"{workdir} was built/run with profile {meta.get('protocol')!r}; this run's profile "
             f"{protocol.name!r} differs ({'; '.join(changed[:4]) or 'settings'}): run it with "

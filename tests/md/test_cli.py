@@ -93,3 +93,14 @@ def test_md_build_defaults_to_the_paper_profile(tmp_path):
             built["ion_pairs"]) == ("paper", 51, 15, 50)
     meta = json.loads((tmp_path / "p" / "meta.json").read_text())
     assert meta["protocol"] == "paper" and meta["protocol_settings"]["eqfactor"] == 1.0
+
+
+def test_md_run_without_profile_uses_the_whole_recorded_profile(tmp_path):
+    """Accelerator flags and all: a GPU run resumed without --profile stays a GPU run."""
+    from polyhpc.md.meta import protocol_record, recorded_protocol
+    from polyhpc.md.protocol import load_protocol
+    from tests.conftest import ROOT
+
+    gpu = load_protocol(ROOT / "workflows" / "md-gpu.yaml")
+    (tmp_path / "meta.json").write_text(json.dumps(protocol_record(gpu)))
+    assert recorded_protocol(tmp_path) == gpu and gpu.lmp_args

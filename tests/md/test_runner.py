@@ -158,7 +158,15 @@ def test_a_stage_stopped_by_its_time_budget_is_timed_out_and_runs_again(tmp_path
     assert [(r.name, r.status, r.error) for r in records] == [("eq01", "timed out", None)]
     assert not (tmp_path / "eq01.restart").exists()  # no restart of a half-done stage
     assert "Stopping criterion = walltime limit reached" in (tmp_path / "eq01.log").read_text()
-    again = run_protocol(tmp_path, protocol, seed=3, timeout_s=1.5)
-    assert [(r.name, r.status) for r in again] == [("eq01", "timed out")]  # redone, not skipped
+    from click.testing import CliRunner
+
+    from polyhpc.cli import main
+
+    again = CliRunner().invoke(main, ["md", "run", str(tmp_path), "--seed", "3",
+                                      "--time-limit", "1.5", "--json"])
+    assert again.exit_code == 3  # stopped by --time-limit: run again to continue
+    assert "time limit reached in eq01" in again.stderr
+    assert [(r["name"], r["status"]) for r in json.loads(again.stdout)] == [
+        ("eq01", "timed out")]  # redone from the start, not skipped
     assert [r["status"] for r in json.loads((tmp_path / "records.json").read_text())] == [
         "timed out", "timed out"]
