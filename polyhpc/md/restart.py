@@ -17,10 +17,13 @@ records are ints. The file ends with the magic string again.
 
 from __future__ import annotations
 
+import logging
 import struct
 from pathlib import Path
 
 from polyhpc.errors import PolyhpcError
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"LammpS RestartT\x00"
 _VERSION, _SMALLINT, _TAGINT, _BIGINT, _UNITS, _NTIMESTEP = range(6)
@@ -94,7 +97,10 @@ def latest_restart(workdir: Path, names: tuple[str, ...] = PRODUCTION_RESTARTS
     for name in names:
         path = Path(workdir) / name
         if path.is_file() and restart_complete(path):
-            found.append((restart_timestep(path), name))
+            try:
+                found.append((restart_timestep(path), name))
+            except RestartError as exc:  # e.g. a header layout this reader does not know
+                log.warning("%s is not used to continue: %s", path, exc)
     if not found:
         return None
     step, name = max(found)
