@@ -228,6 +228,7 @@ def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.build import build_system, write_system
     from polyhpc.md.lammps import provenance, replica_seeds
+    from polyhpc.md.lock import run_folder_lock
     from polyhpc.md.meta import clear_run, holds_run, protocol_record
 
     protocol = _profile(profile)
@@ -242,10 +243,11 @@ def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
     protocol = dataclasses.replace(protocol, build=settings)
     seeds = replica_seeds(seed, 0)  # the same system as replica 0 of `md replicas --seed`
     built = build_system(smiles, settings, seeds["build"], frc)
-    if present:
-        clear_run(outdir)
-    counts = write_system(outdir, built, {"provenance": provenance(seeds, protocol),
-                                          **protocol_record(protocol)})
+    with run_folder_lock(outdir, wait=False):  # never under a running LAMMPS
+        if present:
+            clear_run(outdir)
+        counts = write_system(outdir, built, {"provenance": provenance(seeds, protocol),
+                                              **protocol_record(protocol)})
     s = built.summary
     text = (f"{outdir / 'system.lmp'}: {s['atoms']} atoms = {s['chains']} chains x "
             f"{s['atoms_per_chain']} (DP {s['degree_of_polymerization']}) + {s['ion_pairs']} "

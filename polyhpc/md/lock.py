@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from polyhpc.errors import PolyhpcError
+
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".polyhpc.lock"
@@ -27,9 +29,20 @@ _held: dict[tuple[str, int], int] = {}
 _guard = threading.Lock()
 
 
+class FolderBusyError(PolyhpcError):
+    """Another process holds the run folder's lock."""
+
+
 @contextmanager
-def run_folder_lock(workdir: Path) -> Iterator[Path]:
-    """Hold the folder's lock (blocking); yields the lock file's path."""
+def run_folder_lock(workdir: Path, wait: bool = True) -> Iterator[Path]:
+    """Hold the folder's lock; yields the lock file's path.
+
+    Parameters
+    ----------
+    wait : bool
+        Block until the lock is free (runs); ``False`` raises :class:`FolderBusyError`
+        at once instead (``md build --force`` never deletes files under a running LAMMPS).
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / LOCK_NAME
@@ -50,6 +63,9 @@ def run_folder_lock(workdir: Path) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                raise FolderBusyError(f"{workdir} is in use by another polyhpc run "
+                                      f"(process {path.read_text().strip() or '?'})") from None
             log.info("%s is in use by another polyhpc run; waiting for it", workdir)
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)

@@ -38,3 +38,23 @@ def test_the_lock_is_reentrant_in_one_thread_and_freed_when_its_holder_dies(tmp_
     start = time.monotonic()
     with run_folder_lock(tmp_path):  # the kernel dropped the dead holder's lock
         assert time.monotonic() - start < 5
+
+
+def test_md_build_force_never_deletes_a_folder_that_is_running(tmp_path):
+    from click.testing import CliRunner
+
+    from polyhpc.cli import main
+
+    out = tmp_path / "run"
+    build = ["md", "build", "*CCO*", "--profile", "smoke", "--out", str(out)]
+    assert CliRunner().invoke(main, build).exit_code == 0
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out), "60"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"  # a run in progress
+        result = CliRunner().invoke(main, [*build, "--force"])
+        assert result.exit_code == 2 and "in use by another polyhpc run" in result.output
+        assert (out / "system.lmp").is_file()
+    finally:
+        holder.kill()
+        holder.wait()
