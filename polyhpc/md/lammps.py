@@ -95,7 +95,7 @@ def _continue_production(workdir: Path, protocol: Protocol) -> str | None:
         log.warning("%s: the dump lacks frames before step %d; production starts over",
                     workdir, step)
         (workdir / "traj.lammpstrj").unlink(missing_ok=True)
-        for stale in PRODUCTION_RESTARTS:
+        for stale in (*PRODUCTION_RESTARTS, *workdir.glob("production.part*.log")):
             (workdir / stale).unlink(missing_ok=True)
         return None
     segments = sorted(workdir.glob("production.part*.log"))

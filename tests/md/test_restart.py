@@ -69,3 +69,15 @@ def test_dump_is_cut_before_the_restart_step_frame_by_frame(tmp_path):
     path.write_text("".join(_dump([0, 200, 100])))
     with pytest.raises(RestartError, match="not increasing"):
         truncate_dump(path, 100)
+
+
+def test_a_dump_missing_frames_before_the_restart_starts_production_over(shared_data,
+                                                                          tmp_path):
+    from polyhpc.md.lammps import _continue_production
+    from polyhpc.md.settings import Protocol
+
+    shutil.copy(shared_data / RESTART, tmp_path / "production.a.restart")  # step 2,950,000
+    (tmp_path / "traj.lammpstrj").write_text("".join(_dump([0, 1000])))  # frames were lost
+    (tmp_path / "production.part1.log").write_text("an earlier segment")
+    assert _continue_production(tmp_path, Protocol()) is None
+    assert not any(tmp_path.iterdir())  # a fresh production from relaxed.restart, no mix
