@@ -57,6 +57,7 @@ class ParameterLookup:
         self.eq = forcefield.table("equivalence")
         self.auto = forcefield.table("auto_equivalence")
         self.increments = forcefield.table("bond_increments")
+        self.defined_types = {key[0] for key in forcefield.table("atom_types")}
         self.tables = {name: forcefield.table(name) for name in (
             "quartic_bond", "quadratic_bond", "quartic_angle", "quadratic_angle",
             "torsion_3", "torsion_1")}
@@ -183,8 +184,7 @@ def assign_parameters(mol: Chem.Mol, lookup: ParameterLookup) -> Assignment:
     Out-of-plane terms are required at planar three-coordinate centres
     (sp2 carbon, carbonyl, amide nitrogen, aromatic atoms).
     """
-    defined = {key[0] for key in lookup.ff.table("atom_types")}
-    types = refine_types(mol, assign_types(mol), defined)
+    types = refine_types(mol, assign_types(mol), lookup.defined_types)
     n = mol.GetNumAtoms()
     charges = [0.0] * n
     missing: dict[str, list] = {"bond": [], "angle": [], "torsion": [], "out_of_plane": [],
