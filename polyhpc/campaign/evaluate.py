@@ -253,13 +253,22 @@ class MdEvaluator:
         spec = {"smiles": candidate["smiles"], "workdir": task["workdir"],
                 "profile": str(self.campaign.profile_path), "seed": task["seed"],
                 "replica": replica, "frc": md.frc, "threads": md.threads,
-                "mpi_ranks": md.mpi_ranks, "lmp_args": list(md.lmp_args),
-                "replicas": self.campaign.replicas}
+                "mpi_ranks": md.mpi_ranks, "lmp_args": list(md.lmp_args), "gpus": md.gpus,
+                "replicas": self.campaign.replicas,
+                "walltime_margin_s": self.config.site.walltime_margin_s}
         self.scheduler.start(task, "md", spec,
                              lambda t, r, e: self._simulated(it, candidate, t, r, e))
 
     def _simulated(self, it: int, candidate: dict, task: dict, result, error) -> None:
-
+        if error is None:
+            self._record_continuation(task, result)
+        if error is None and result.get("timed_out"):
+            # stopped cleanly before a block's walltime: the next submission continues it
+            self.ledger.event("continuation", f"md task {task['id']} stopped at "
+                                              f"{result.get('stage')} before the walltime; "
+                                              "submitted again", task["id"])
+            self._advance(it, candidate, task["replica"])
+            return
         if error is not None:
             self.scheduler.fail(task, error)
         elif result["ok"]:
@@ -277,10 +286,23 @@ class MdEvaluator:
                                       else "; no retries left"), task["id"])
         self._advance(it, candidate, task["replica"])
 
+    def _record_continuation(self, task: dict, result: dict) -> None:
+        """Where a resubmitted replica picked up: the first stage it did not skip."""
+        records = result.get("records") or []
+        skipped = [r["name"] for r in records if r["status"] == "skipped"]
+        resumed = [r for r in records if r["status"] != "skipped"]
+        if not skipped and not any(r.get("continued_from") for r in records):
+            return
+        first = resumed[0] if resumed else None
+        entry = {"run": self.ledger.run_id, "submission": task["submissions"],
+                 "skipped": skipped, "resumed_at": first["name"] if first else None,
+                 "from_restart": first.get("continued_from") if first else None,
+                 "status": result.get("status")}
+        self.ledger.update_task(task["id"], continuations=[*task["continuations"], entry])
+
     def _analyzed(self, candidate: dict, task: dict, result, error) -> None:
         import json
         from pathlib import Path
-
 
         if error is None:
             properties = result["properties"]

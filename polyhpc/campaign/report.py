@@ -28,20 +28,25 @@ import numpy as np
 from polyhpc.campaign.feedback import SOURCES
 from polyhpc.campaign.store import Ledger
 
-#: Bonds the paper names as unstable in its winners (Khajeh et al. 2025, section 4.2).
-PAPER_UNSTABLE_BONDS = {"N-O": "[#7]-[#8]", "O-O": "[#8]-[#8]", "S-O": "[#16]-[#8]",
-                        "S-N": "[#16]-[#7]"}
+#: Stability-screen rules for the bonds the paper itself calls unstable (section 4.2).
+PAPER_UNSTABLE_BONDS = {"peroxide": "O-O", "n_o_single": "N-O", "s_o_single": "S-O",
+                        "s_n_single": "S-N"}
 
 
-def unstable_bonds(smiles: str) -> list[str]:
-    """Which of the paper's unstable single bonds (N-O, O-O, S-O, S-N) a unit contains."""
-    from rdkit import Chem
+def unstable_bonds(smiles: str) -> tuple[list[str], list[str]]:
+    """The paper's unstable bonds a unit has (junctions included), and other rules it breaks.
 
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        return []
-    return [name for name, smarts in PAPER_UNSTABLE_BONDS.items()
-            if mol.HasSubstructMatch(Chem.MolFromSmarts(smarts))]
+    Both come from :mod:`polyhpc.chem.stability` (matched on three joined units).
+    """
+    from polyhpc.chem.stability import StabilityScreen
+    from polyhpc.errors import PolyhpcError
+
+    try:
+        broken = StabilityScreen().check(smiles).broken
+    except PolyhpcError:
+        return [], []
+    return ([PAPER_UNSTABLE_BONDS[r] for r in broken if r in PAPER_UNSTABLE_BONDS],
+            [r for r in broken if r not in PAPER_UNSTABLE_BONDS])
 
 
 def _mS(value):
@@ -65,7 +70,8 @@ def collect(ledger: Ledger) -> dict:
         return {**c, "aggregate": agg, "replicas": replicas,
                 "source": agg["source"] if agg else None,
                 "winner": (c["iteration"], c["id"]) in winners,
-                "unstable": unstable_bonds(c["smiles"])}
+                "unstable": unstable_bonds(c["smiles"])[0],
+                "screen": unstable_bonds(c["smiles"])[1]}
 
     iterations = []
     for row in ledger.iterations():
@@ -254,7 +260,7 @@ def _winner_rows(data: dict) -> list[dict]:
             rows.append({"id": f"{it['iteration']}-{rank}", "smiles": c["smiles"],
                          "mean": _mS(agg["objective_mean"]), "std": _mS(agg["objective_std"]),
                          "n": agg["n_finished"], "source": agg["source"],
-                         "unstable": c["unstable"]})
+                         "unstable": c["unstable"], "screen": c["screen"]})
     return rows
 
 
@@ -281,14 +287,15 @@ def _markdown(data: dict, numbers: dict, figures: dict[str, Path], winners: list
     for name, path in figures.items():
         lines += [f"![{name}]({path.name})", ""]
     lines += ["## Polymers above the reference" + surrogate, "",
-              "| ID | SMILES | structure | mean ± std (mS/cm) | replicas | unstable bonds |",
-              "|---|---|---|---|---|---|"]
+              "| ID | SMILES | structure | mean ± std (mS/cm) | replicas | unstable bonds "
+              "(paper: N-O, O-O, S-O, S-N) | other stability-screen rules |",
+              "|---|---|---|---|---|---|---|"]
     for w in winners:
         lines.append(f"| {w['id']} | `{w['smiles']}` | ![](structures/{w['id']}.svg) | "
                      f"{_fmt(w['mean'], 4)} ± {_fmt(w['std'], 3)} | {w['n']} | "
-                     f"{', '.join(w['unstable']) or 'none'} |")
+                     f"{', '.join(w['unstable']) or 'none'} | {', '.join(w['screen']) or 'none'} |")
     if not winners:
-        lines.append("| - | none | | | | |")
+        lines.append("| - | none | | | | | |")
     lines += ["", "## Every candidate", "", "| iteration | SMILES | status | mean (mS/cm) | "
               "replicas | reason |", "|---|---|---|---|---|---|"]
     for it in data["iterations"]:

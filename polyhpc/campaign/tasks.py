@@ -108,10 +108,15 @@ def _md(spec: dict) -> dict:
 
         protocol = dataclasses.replace(protocol, replicas=spec["replicas"])
     frc = Path(spec["frc"]) if spec.get("frc") else None
+    # inside a SLURM block: stop cleanly (LAMMPS timer timeout + restart) before its walltime
+    left = slurm_time_left_s()
+    timeout_s = None if left is None else max(left - spec.get("walltime_margin_s", 300), 60.0)
     return evaluate(spec["smiles"], Path(spec["workdir"]), protocol, seed=spec["seed"],
                     replica=spec["replica"], frc=frc, threads=spec.get("threads", 1),
                     mpi_ranks=spec.get("mpi_ranks", 1),
-                    extra_args=tuple(spec.get("lmp_args", ())))
+                    extra_args=tuple(spec.get("lmp_args", ())),
+                    lmp_prefix=tuple(spec.get("lmp_prefix", ())),
+                    gpus=max(1, spec.get("gpus", 1)), timeout_s=timeout_s)
 
 
 def _analyze(spec: dict) -> dict:

@@ -107,19 +107,27 @@ def campaign_status(folder, as_json) -> None:
               help="Short tasks to send through the site.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Worker processes of the local site.")
+@click.option("--config", "config_path",
+              help="Use the site: section of this campaign config (default: the local site).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".polyhpc-bench/campaign"), show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def campaign_bench(n_tasks, workers, workdir, as_json) -> None:
-    """Orchestration overhead: N no-op tasks through the Parsl local site.
+def campaign_bench(n_tasks, workers, config_path, workdir, as_json) -> None:
+    """Orchestration overhead: N no-op tasks through a Parsl site (local by default).
 
     Reports the block start-up, the throughput (wall time / tasks with all
     workers busy) and the round-trip latency of one task at a time.
     """
     from polyhpc.campaign.bench import run_overhead_benchmark
 
-    report = run_overhead_benchmark(workdir, n_tasks, workers)
-    text = (f"{n_tasks} tasks on {workers} local workers: start-up {report['startup_s']:.2f} s, "
+    site = None
+    if config_path:
+        from polyhpc.campaign.config import load_campaign_config
+
+        site = load_campaign_config(config_path).site
+    report = run_overhead_benchmark(workdir, n_tasks, workers, site=site)
+    text = (f"{n_tasks} tasks on {report['workers']} {report['site']} workers: start-up "
+            f"{report['startup_s']:.2f} s, "
             f"{report['per_task_ms']:.2f} ms/task in a batch ({report['tasks_per_s']:.0f} "
             f"tasks/s), {report['round_trip_ms']:.2f} ms per task one at a time")
     _emit(report, as_json, text)

@@ -23,7 +23,7 @@ timestep_fs: 5.0
 temperature_K: 1000000.0
 anneal_temperature_K: 1000000.0
 minimize_max_iterations: 50
-build: {min_backbone_atoms: 24, chains: 4}
+build: {backbone_atoms_above: 24, chains: 4, ion_pairs: 2}
 """
 SULFONE = "*CCS(=O)(=O)CC*"  # public PCFF has no c2-sf bond increment
 
