@@ -8,11 +8,23 @@ with the rejection counts. ``--metrics`` adds the six generation metrics on
 settings of PolyGen's published figures); a length-conditioned model is
 asked for lengths drawn from its training distribution there.
 
-Usage (models from ``polyhpc generate train --config workflows/generator-*.yaml``)::
+The five models of the issue-15 ablation, each ``polyhpc generate train
+--config C --out runs/gen15/NAME/model.pt`` (6,000 iterations, ~5 min on an
+idle core, ~15 min on a shared one):
+
+- ``paper``: ``workflows/generator-paper.yaml``;
+- ``countdown``: ``workflows/generator-paper-length.yaml``;
+- ``prompt``: the paper's YAML with ``train.length_conditioning: prompt``;
+- ``nopeo`` and ``countdown-nopeo``: ``paper`` and ``countdown`` with the
+  PEO ``copies: 0``.
+
+Then::
 
     POLYHPC_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 10 \\
-        .venv/bin/python analysis/generator_yield.py runs/gen15/paper/model.pt \\
-        --settings eval,eval-top40,dropout-top40,budget --metrics --out yield.json
+        .venv/bin/python analysis/generator_yield.py runs/gen15/*/model.pt \\
+        --settings eval,eval-top40,dropout-top40,budget,budget-eval,dropout-stable,budget-stable \\
+        --metrics --per-length --out runs/gen15/yield-all.json
+    .venv/bin/python analysis/generator_yield_plot.py runs/gen15/yield-all.json yield.png
 """
 
 from __future__ import annotations
@@ -82,12 +94,35 @@ def measure_metrics(state, reference: TrainingReference, dropout: bool, n: int,
             "short_fraction": short / n}
 
 
+def measure_lengths(state, reference: TrainingReference, n: int, seed: int) -> list[dict]:
+    """For a length-conditioned model: what it writes when asked for 1 .. 10 tokens."""
+    from polyhpc.chem.smiles import check_repeat_unit
+    from polyhpc.generate.sample import sample_smiles
+
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for length in range(1, 11):
+        drawn = sample_smiles(state.model, state.tokenizer, "11111", n, 1.0, 40,
+                              max_new_tokens=13, generator=generator, dropout=True,
+                              lengths=torch.full((n,), length))
+        ended = [s for s in drawn if s is not None]
+        valid = [s for s in ended if check_repeat_unit(s).valid]
+        rows.append({"length": length,
+                     "exact_length": sum(unit_length(split_smiles(s)) == length
+                                         for s in ended) / n,
+                     "valid": len(valid) / n,
+                     "known": sum(s in reference.exact for s in valid) / n})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
     parser.add_argument("--settings", default="eval,eval-top40,dropout-top40,budget")
     parser.add_argument("--max-draws", type=int, default=20_000)
     parser.add_argument("--metrics", action="store_true")
+    parser.add_argument("--per-length", action="store_true",
+                        help="length-conditioned models: 500 rows per asked length 1-10")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -122,6 +157,11 @@ def main() -> None:
                                                       "synthesizability", "similarity",
                                                       "diversity", "short_fraction")),
                       flush=True)
+        if args.per_length and row["length_conditioning"] != "none":
+            row["per_length"] = measure_lengths(state, reference, 500, args.seed)
+            for item in row["per_length"]:
+                print(f"{path}  asked {item['length']:>2}: exact length {item['exact_length']:.2f}"
+                      f", valid {item['valid']:.2f}, known {item['known']:.2f}", flush=True)
         rows.append(row)
     if args.out is not None:
         args.out.write_text(json.dumps(rows, indent=2))

@@ -167,7 +167,8 @@ def sample_smiles(model: GPT, tokenizer: SmilesTokenizer, prompt: str, n: int,
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         if dropout and generator is not None:
             # dropout masks draw from the global generator: seed it from ours, in a fork
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator,
+                                                device=generator.device)))
         out = decode(model, tokenizer, idx, limit, temperature, top_k,
                      None if lengths is None else lengths.to(device), budgets, generator)
     model.train(was_training)
