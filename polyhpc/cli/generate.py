@@ -125,7 +125,7 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
 @click.option("--prompt", default="11111", show_default=True,
               help="Class prompt: 11111 asks for high conductivity, 00000 for low.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True)
+              show_default=True, help="Softmax temperature (the paper: 1.0).")
 @click.option("--top-k", type=click.IntRange(min=1), default=40, show_default=True,
               help="Sample only among the k likeliest tokens (PolyGen: 40).")
 @click.option("--dropout/--eval", "dropout", default=True, show_default=True,
@@ -141,14 +141,15 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
               help="Unit length to ask a length-conditioned model for (repeatable; "
                    "default 1 .. --max-tokens, drawn uniformly).")
 @click.option("--stability", is_flag=True,
-              help="Reject units that break the stability screen (polyhpc smiles check "
-                   "--stability lists the rules).")
+              help="Reject units that break the stability screen (polyhpc smiles rules "
+                   "lists its rules).")
 @click.option("--sa-threshold", type=click.FloatRange(min=1, max=10), default=5.0,
               show_default=True, help="With --stability: reject SA scores at or above it.")
 @click.option("--max-draws", type=click.IntRange(min=1), default=200_000, show_default=True,
               help="Give up after this many samples.")
 @_dataset_option
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds token draws and dropout masks.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write candidates as CSV (and a .json report beside it).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
