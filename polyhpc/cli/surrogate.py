@@ -8,15 +8,25 @@ from pathlib import Path
 import click
 
 from polyhpc.cli.base import _emit, _read_smiles, main
+from polyhpc.config import option_type
 from polyhpc.errors import PolyhpcError
+from polyhpc.surrogate.config import KINDS, TARGET_UNITS, TARGETS, SurrogateConfig
+
+_MODEL_PATH = click.argument("model_path", type=click.Path(dir_okay=False, path_type=Path))
 
 
 @main.group()
 def surrogate() -> None:
-    """Surrogate models of HTP-MD properties (values are labelled surrogate_*).
+    r"""Surrogate models of HTP-MD properties (values are labelled surrogate_*).
 
     They rank generated candidates before MD and evaluate whole campaigns on
     a laptop; they never replace MD results in a report or the ledger.
+
+    \b
+    Models (--kind):
+      gp   Gaussian process, Tanimoto kernel on periodic polymer fingerprints
+           (default; --config can add a linear kernel on chain physics)
+      gbt  the first surrogate: gradient-boosted tree ensembles
     """
 
 
@@ -34,108 +44,192 @@ def _frame(extra_csv: Path | None):
     return frame
 
 
-def _config(targets: str | None, members: int | None):
+def _config(config_file: Path | None, kind: str | None, targets: str | None,
+            members: int | None) -> SurrogateConfig:
     import dataclasses
 
-    from polyhpc.surrogate.model import TARGETS, SurrogateConfig
+    from polyhpc.config import load_config
 
-    config = SurrogateConfig()
+    config = load_config(config_file, SurrogateConfig)
+    changes = {}
+    if kind:
+        changes["kind"] = kind
     if targets:
-        names = tuple(t.strip() for t in targets.split(","))
+        names = tuple(TARGETS) if targets == "all" else tuple(t.strip()
+                                                               for t in targets.split(","))
         unknown = [t for t in names if t not in TARGETS]
         if unknown:
-            raise PolyhpcError(f"unknown target(s) {', '.join(unknown)}; known: "
+            raise PolyhpcError(f"--targets: unknown target(s) {', '.join(unknown)}; known: "
                                f"{', '.join(TARGETS)}")
-        config = dataclasses.replace(config, targets=names)
+        changes["targets"] = names
     if members:
-        config = dataclasses.replace(config, members=members)
+        changes["members"] = members
+    config = dataclasses.replace(config, **changes)
+    if members and config.kind != "gbt":
+        click.echo(f"warning: --members applies to --kind gbt only; the {config.kind} model "
+                   "ignores it", err=True)
     return config
 
 
+_config_options = [
+    click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False,
+                                                            path_type=Path),
+                 help="YAML file of SurrogateConfig fields (kind, targets, gp: {kernel: "
+                      "tanimoto|tanimoto+linear|linear}, features, members, ...); options "
+                      "override it."),
+    click.option("--kind", type=click.Choice(KINDS),
+                 help="Model: gp (default) or gbt (the first surrogate's tree ensembles)."),
+    click.option("--members", type=option_type(SurrogateConfig, "members"),
+                 help="gbt only: trees per ensemble (default 5)."),
+]
+
+
+def _with_config_options(func):
+    for decorator in reversed(_config_options):
+        func = decorator(func)
+    return func
+
+
 @surrogate.command("train")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--targets", help="Comma-separated (default log10_conductivity); 'all' for all.")
-@click.option("--members", type=int, help="Ensemble size (default 5).")
-@click.option("--add", "extra_csv", type=click.Path(exists=True, path_type=Path),
-              help="CSV of MD results to add (htpmd-properties columns).")
-@click.option("--json", "as_json", is_flag=True)
-def surrogate_train(out, targets, members, extra_csv, as_json) -> None:
-    """Train on htpmd-properties (plus --add results) and save the model."""
-    import time
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to save the trained model (a pickle, e.g. surrogate.pkl).")
+@click.option("--targets", help=f"Comma-separated targets (default log10_conductivity), or "
+                                f"'all': {', '.join(TARGETS)}.")
+@_with_config_options
+@click.option("--add", "extra_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of MD results to add to HTP-MD: a 'smiles' column and htpmd-properties "
+                   "columns in their units (conductivity_S_per_cm in S/cm).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def surrogate_train(out, targets, config_file, kind, members, extra_csv, as_json) -> None:
+    """Train on htpmd-properties (plus --add results) and save the model.
 
-    from polyhpc.surrogate.model import TARGETS, train_surrogate
+    A column or value in another unit than the HTP-MD names say (e.g.
+    conductivity in mS/cm) is refused, never converted.
+    """
+    from polyhpc.surrogate.model import train_surrogate
 
-    config = _config(",".join(TARGETS) if targets == "all" else targets, members)
-    start = time.perf_counter()
-    model = train_surrogate(_frame(extra_csv), config)
+    model = train_surrogate(_frame(extra_csv), _config(config_file, kind, targets, members))
     model.save(out)
-    info = {**model.describe(), "train_s": round(time.perf_counter() - start, 1),
-            "path": str(out)}
-    _emit(info, as_json, f"trained {', '.join(info['targets'])} on {info['n_training']} "
-                         f"polymers in {info['train_s']} s; saved {out}")
+    info = {**model.describe(), "path": str(out)}
+    _emit(info, as_json, f"trained {info['kind']} surrogate of {', '.join(info['targets'])} "
+                         f"on {info['n_training']} polymers in {info['train_s']} s "
+                         f"({info['invalid_units']} invalid units skipped); saved {out}")
+
+
+def _predict_text(table) -> str:
+    shown = table.drop(columns=["reason"]).to_string(
+        index=False, float_format=lambda v: f"{v:.4g}", na_rep="-")
+    failed = table[table["reason"].notna()]
+    if failed.empty:
+        return shown
+    lines = [f"  {row.smiles}: {row.reason}" for row in failed.itertuples()]
+    return shown + f"\nno prediction for {len(failed)} unit(s):\n" + "\n".join(lines)
 
 
 @surrogate.command("predict")
-@click.argument("model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_MODEL_PATH
 @click.argument("units", nargs=-1)
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write CSV.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read units from a file, one per line (first CSV column).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the table as CSV.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def surrogate_predict(model_path, units, file, out, as_json) -> None:
-    """Surrogate predictions (mean and ensemble std) for repeat units."""
+    """Surrogate predictions (mean and standard deviation) for repeat units.
+
+    Units without a prediction are listed with the reason (an invalid unit
+    and the rule it breaks); in --json and --out each row has a 'reason'
+    (null when predicted). Exit status 1 when no unit could be predicted.
+    """
+    import sys
+
     from polyhpc.surrogate.model import SurrogateModel
 
     model = SurrogateModel.load(model_path)
     table = model.predict(_read_smiles(units, file))
     if out:
         table.to_csv(out, index=False)
-    _emit(json.loads(table.to_json(orient="records")), as_json,
-          table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    _emit(json.loads(table.to_json(orient="records")), as_json, _predict_text(table))
+    if table["reason"].notna().all():
+        sys.exit(1)
+
+
+def _evaluate_text(report: dict) -> str:
+    cv = report["cross_validation"]
+    m, b, c = cv["model"], cv["baseline"], cv["calibration"]
+    lines = [f"{cv['target']} ({cv['kind']}), {cv['folds']}-fold CV grouped by polymer "
+             f"identity (n={m['n']}):",
+             f"  model     R2 {m['r2']:.3f}  MAE {m['mae']:.4f}  Spearman {m['spearman']:.3f}",
+             f"  baseline  R2 {b['r2']:.3f}  MAE {b['mae']:.4f}  Spearman {b['spearman']:.3f}"
+             "  (training mean)",
+             f"  calibration: {100 * c['within_1_sigma']:.1f} % of MD values within +-1 sigma "
+             f"(68.3 % if calibrated; mean sigma {c['mean_std']:.3f})"]
+    for name, split in report.get("ood", {}).get("splits", {}).items():
+        lines.append(f"out of distribution, {name} ({split['definition']}; "
+                     f"{split['n_train']} train, {split['n_test']} ranked):")
+        for who in ("model", "baseline"):
+            s = split[who]
+            text = (f"  {who:<9} Spearman {s['spearman']:.3f}  R2 {s['r2']:.3f}  MAE "
+                    f"{s['mae']:.4f}  top-10 % precision {s['precision_top10']:.2f}")
+            if "within_1_sigma" in s:
+                text += f"  within 1 sigma {s['within_1_sigma']:.2f}"
+            if "auc_top_vs_holdout" in s:
+                text += (f"  AUC top vs hold-out {s['auc_top_vs_holdout']:.3f}  Spearman "
+                         f"within top {s['spearman_within_top']:.3f}")
+            lines.append(text + ("  (backbone O fraction)" if who == "baseline" else ""))
+    if "plot" in report:
+        lines.append(f"calibration figure: {report['plot']}")
+    return "\n".join(lines)
 
 
 @surrogate.command("evaluate")
-@click.option("--target", default="log10_conductivity", show_default=True)
-@click.option("--folds", default=5, show_default=True)
-@click.option("--members", type=int, default=1, show_default=True,
-              help="Ensemble size inside each fold.")
-@click.option("--json", "as_json", is_flag=True)
-def surrogate_evaluate(target, folds, members, as_json) -> None:
-    """Grouped cross-validation vs a mean baseline, and the top-5 % extrapolation split."""
-    from polyhpc.surrogate.evaluate import cross_validate, extrapolation
+@click.option("--target", type=click.Choice(list(TARGETS)), default="log10_conductivity",
+              show_default=True, help="Property to evaluate.")
+@click.option("--folds", type=click.IntRange(min=2, max=20), default=5, show_default=True,
+              help="Cross-validation folds (grouped by canonical polymer identity).")
+@_with_config_options
+@click.option("--ood", is_flag=True,
+              help="Also run the out-of-distribution benchmark (short units, small units, "
+                   "top 5 %) next to the backbone-oxygen-fraction baseline.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the calibration figure (PNG) of the cross-validation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def surrogate_evaluate(target, folds, config_file, kind, members, ood, plot, as_json) -> None:
+    """Grouped cross-validation with calibration; --ood adds the extrapolation benchmark."""
+    from polyhpc.surrogate.evaluate import cross_validate
 
-    config = _config(target, members)
+    config = _config(config_file, kind, target, members)
     frame = _frame(None)
-    cv = cross_validate(frame, target, config, folds)
+    cv = cross_validate(frame, target, config, folds, keep_predictions=plot is not None)
     report = {"cross_validation": cv}
-    if target == "log10_conductivity":
-        report["extrapolation"] = extrapolation(frame, config)
-    m, b = cv["model"], cv["baseline"]
-    text = (f"{target}, {folds}-fold CV grouped by polymer identity (n={m['n']}):\n"
-            f"  model     R2 {m['r2']:.3f}  MAE {m['mae']:.4f}  Spearman {m['spearman']:.3f}\n"
-            f"  baseline  R2 {b['r2']:.3f}  MAE {b['mae']:.4f}  Spearman {b['spearman']:.3f}")
-    if "extrapolation" in report:
-        e = report["extrapolation"]
-        t = e["test"]
-        text += (f"\nextrapolation: train on lower 95 % ({e['n_train']}), test top 5 % "
-                 f"({e['n_test']}):\n  R2 {t['r2']:.3f}  MAE {t['mae']:.4f} (baseline "
-                 f"{e['baseline_mae']:.4f})  Spearman within top {t['spearman']:.3f}\n"
-                 f"  top polymers rank at the {100 * e['mean_rank_percentile_of_top']:.1f}th "
-                 f"percentile of all predictions; {100 * e['share_above_training_p95']:.0f} % "
-                 f"predicted above the training 95th percentile, "
-                 f"{100 * e['share_above_training_max']:.0f} % above the training maximum")
-    _emit(report, as_json, text)
+    if plot is not None:
+        from polyhpc.surrogate.plots import plot_calibration
+
+        predictions = cv.pop("predictions")
+        report["plot"] = str(plot_calibration(predictions, cv["calibration"], plot,
+                                              title=f"{target}, {config.kind}, grouped "
+                                                    f"{folds}-fold CV", unit=TARGET_UNITS[target]))
+    if ood:
+        from polyhpc.surrogate.ood import ood_benchmark
+
+        report["ood"] = ood_benchmark(frame, config, target)
+    _emit(report, as_json, _evaluate_text(report))
 
 
 @surrogate.command("select")
-@click.argument("model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_MODEL_PATH
 @click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               required=True, help="Candidates, one SMILES per line (first CSV column).")
-@click.option("-k", "k", default=10, show_default=True)
-@click.option("--method", type=click.Choice(["ucb", "top_k"]), default="ucb", show_default=True)
-@click.option("--beta", default=1.0, show_default=True, help="UCB exploration weight.")
-@click.option("--max-similarity", default=0.7, show_default=True,
-              help="UCB diversity filter: largest Tanimoto allowed between picks.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many candidates to pick.")
+@click.option("--method", type=click.Choice(["ucb", "top_k"]), default="ucb", show_default=True,
+              help="ucb: mean + beta * sigma with a diversity filter; top_k: best means.")
+@click.option("--beta", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="UCB exploration weight (0 ranks by the mean).")
+@click.option("--max-similarity", type=click.FloatRange(min=0, max=1), default=0.7,
+              show_default=True,
+              help="UCB diversity filter: largest Tanimoto similarity allowed between picks.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def surrogate_select(model_path, file, k, method, beta, max_similarity, as_json) -> None:
     """Pick K candidates for MD by surrogate acquisition."""
     from polyhpc.surrogate.acquisition import select
