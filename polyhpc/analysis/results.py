@@ -142,10 +142,9 @@ class Provenance:
                 + ". Not comparable with HTP-MD or paper-protocol values.")
 
     def title(self) -> str:
-        """Short provenance line for figure titles."""
-        parts = [_shorten(self.mol_smiles, 32)] if self.mol_smiles else []
-        parts += [self.protocol_label(), self.force_field_label()]
-        return ", ".join(parts)
+        """Two short provenance lines for figure titles: polymer and protocol, force field."""
+        first = [_shorten(self.mol_smiles, 32)] if self.mol_smiles else []
+        return ", ".join([*first, self.protocol_label()]) + "\n" + self.force_field_label()
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ def reference_result(reference_trajectory):
 @pytest.fixture(scope="module")
 def smoke_result(reference_result):
     return dataclasses.replace(reference_result, provenance=Provenance(
-        mol_smiles="[Cu]CCO[Au]", protocol="smoke", deviations=("durations scaled by 2e-4",),
-        force_field="PCFF (pcff.frc)",
+        mol_smiles="CC(CCNCC(C)OC(=O)[Au])CCO[Cu]", protocol="smoke",
+        deviations=("durations scaled by 2e-4",), force_field="PCFF (pcff.frc, public)",
         force_field_file={"name": "pcff.frc", "sha256": "ab12cd34" + "0" * 56}))
 
 
@@ -52,16 +52,33 @@ def test_tick_labels_are_plain_numbers_not_scientific_powers(reference_result, f
 
 def test_titles_name_polymer_protocol_and_force_field(reference_result):
     title = msd_figure(reference_result).axes[0].get_title()
-    assert title.endswith("CC(CCNCC(C)OC(=O)[Au])CCO[Cu], protocol not recorded in meta.json, "
-                          "PCFF+")
+    assert title.splitlines()[1:] == [
+        "CC(CCNCC(C)OC(=O)[Au])CCO[Cu], protocol not recorded in meta.json", "PCFF+"]
     assert "σ = 4.798 mS/cm" in title
+
+
+@pytest.mark.parametrize("figure", [msd_figure, population_figure])
+def test_every_text_of_a_figure_fits_inside_it(smoke_result, figure):
+    fig = figure(smoke_result)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [*fig.texts, *(t for ax in fig.axes for t in (ax.title, ax.xaxis.label,
+                                                          ax.yaxis.label))]
+    for text in texts:
+        if text.get_text():
+            extent = text.get_window_extent(renderer)
+            assert box.x0 <= extent.x0 and extent.x1 <= box.x1, text.get_text()
+            assert box.y0 <= extent.y0 and extent.y1 <= box.y1, text.get_text()
 
 
 @pytest.mark.parametrize("figure", [msd_figure, population_figure])
 def test_a_deviating_protocol_is_flagged_on_the_figure(smoke_result, reference_result, figure):
     fig = figure(smoke_result)
     title = fig.axes[0].get_title()
-    assert "protocol smoke (DEVIATES from the paper), PCFF (pcff.frc) sha256 ab12cd34" in title
+    assert title.splitlines()[1:] == [
+        "CC(CCNCC(C)OC(=O)[Au])CCO[Cu], protocol smoke (DEVIATES from the paper)",
+        "PCFF (pcff.frc, public) sha256 ab12cd34"]
     warnings = [t.get_text() for t in fig.texts]
     assert warnings == ["protocol 'smoke' deviates from the paper: not comparable with HTP-MD "
                         "values"]
