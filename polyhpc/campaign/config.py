@@ -205,16 +205,27 @@ def load_campaign_config(source: Path | str | dict) -> CampaignConfig:
         Unknown key, wrong type or value out of range (the message names the key path), an
         unknown MD profile, or a reference unit that is not a valid repeat unit.
     """
-    from polyhpc.chem.smiles import check_repeat_unit
     from polyhpc.resources import resolve_yaml
 
     if not isinstance(source, dict):
         source = resolve_yaml(source, "campaign", option="campaign config")
     config = load_config(source, CampaignConfig)
+    return check_campaign_config(config)
+
+
+def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
+    """Checks that span several sections (the reference unit, the MD profile)."""
+    from polyhpc.chem.smiles import check_repeat_unit
+    from polyhpc.resources import resolve_yaml
+
     check = check_repeat_unit(config.reference_smiles)
     if not check.valid:
         raise ConfigError(f"reference_smiles: {check.reason}")
     resolve_yaml(config.md.profile, "md", option="md.profile")
+    if config.evaluator.kind == "surrogate" and config.objective == "efficacy" \
+            and "transference_number" not in config.surrogate.model.targets:
+        raise ConfigError("objective efficacy with the surrogate evaluator needs "
+                          "surrogate.model.targets to include transference_number")
     return config
 
 

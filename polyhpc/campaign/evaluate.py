@@ -402,9 +402,12 @@ class SurrogateEvaluator:
             return self.ledger.checkpoint(it, "surrogate")
         folder = self.campaign.folder / f"iter{it:02d}" / "surrogate"
         folder.mkdir(parents=True, exist_ok=True)
-        rows = []
+        rows, left_out = [], 0
         for agg in self.ledger.aggregates(source="md"):
-            if agg["status"] != "ok":
+            conductivity = agg["mean"].get("conductivity") if agg["status"] == "ok" else None
+            if conductivity is None or not conductivity > 0:
+                # a log10 model cannot learn a conductivity of 0 (no ion moved in the run)
+                left_out += agg["status"] == "ok"
                 continue
             row = {"smiles": self.ledger.candidate(agg["candidate_id"])["smiles"]}
             row.update({column: agg["mean"].get(key) for key, column in _TRAINING_COLUMNS.items()})
@@ -419,5 +422,6 @@ class SurrogateEvaluator:
             "out": str(folder / "model.pkl")}, f"training the surrogate of iteration {it}")
         self.ledger.add_checkpoint(it, "surrogate", result["model"], result["sha256"],
                                    {"n_training": result["n_training"],
-                                    "campaign_md_rows": len(rows)})
+                                    "campaign_md_rows": len(rows),
+                                    "campaign_md_rows_left_out_zero_conductivity": left_out})
         return self.ledger.checkpoint(it, "surrogate")

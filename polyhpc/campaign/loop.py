@@ -30,7 +30,14 @@ import numpy as np
 
 from polyhpc.campaign import evaluate as ev
 from polyhpc.campaign import feedback as fb
-from polyhpc.campaign.config import CampaignConfig, changed_keys, config_hash, identity
+from polyhpc.campaign.config import (
+    MUTABLE_KEYS,
+    CampaignConfig,
+    changed_keys,
+    check_campaign_config,
+    config_hash,
+    identity,
+)
 from polyhpc.campaign.scheduler import CampaignError, Scheduler
 from polyhpc.campaign.store import LEDGER_NAME, Ledger
 from polyhpc.config import to_dict
@@ -61,8 +68,13 @@ def versions() -> dict:
             "lammps": lmp_header()}
 
 
-def open_ledger(config: CampaignConfig, folder: Path) -> Ledger:
-    """The campaign's ledger: created for a new folder, checked against ``config`` otherwise.
+def open_ledger(config: CampaignConfig, folder: Path, source: str | None = None) \
+        -> tuple[Ledger, CampaignConfig]:
+    """The campaign's ledger and the config to run: new folders get a new ledger.
+
+    An existing campaign continues only with its own settings. When its YAML text
+    (``source``) is unchanged but polyhpc's defaults have moved since it started, it keeps
+    the values it started with (and the ledger says which); an edited config is refused.
 
     Raises
     ------
@@ -70,23 +82,38 @@ def open_ledger(config: CampaignConfig, folder: Path) -> Ledger:
         The folder holds a campaign with another config (the changed keys are named),
         or files that are not a campaign's.
     """
+    from polyhpc.config import load_config
+
     folder = Path(folder)
     if (folder / LEDGER_NAME).exists():
         ledger = Ledger.open(folder)
-        if ledger.meta("config_hash") != config_hash(config):
-            keys = changed_keys(ledger.meta("identity") or {}, identity(config))
-            ledger.close()
-            raise ConfigError(
-                f"{folder} holds a campaign started with another config (changed: "
-                f"{', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}); rerun it with its "
-                "own config or start a new --dir")
-        return ledger
+        if ledger.meta("config_hash") == config_hash(config):
+            return ledger, config
+        stored = ledger.meta("identity") or {}
+        keys = changed_keys(stored, identity(config))
+        if source is not None and source == ledger.meta("source"):
+            mutable = {k: v for k, v in to_dict(config).items() if k in MUTABLE_KEYS}
+            try:
+                kept = check_campaign_config(load_config({**stored, **mutable}, CampaignConfig))
+            except ConfigError as exc:
+                ledger.close()
+                raise ConfigError(f"{folder}: this polyhpc cannot read the settings the "
+                                  f"campaign started with ({exc})") from None
+            ledger.event("defaults", "polyhpc's defaults changed since this campaign started "
+                                     f"({', '.join(keys)}); it keeps the values it started with")
+            return ledger, kept
+        ledger.close()
+        raise ConfigError(
+            f"{folder} holds a campaign started with another config (changed: "
+            f"{', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}); rerun it with its "
+            "own config or start a new --dir")
     if folder.exists() and any(p.name != LEDGER_NAME + ".new" for p in folder.iterdir()):
         raise ConfigError(f"{folder} is not empty and holds no campaign ledger: choose a new "
                           "or empty --dir")
-    return Ledger.create(folder, {"config": to_dict(config), "identity": identity(config),
-                                  "config_hash": config_hash(config), "seed": config.seed,
-                                  "versions": versions()})
+    ledger = Ledger.create(folder, {"config": to_dict(config), "identity": identity(config),
+                                    "config_hash": config_hash(config), "seed": config.seed,
+                                    "source": source, "versions": versions()})
+    return ledger, config
 
 
 class Campaign:
@@ -102,7 +129,7 @@ class Campaign:
     """
 
     def __init__(self, config: CampaignConfig, folder: Path,
-                 notify: Callable[[], None] | None = None):
+                 notify: Callable[[], None] | None = None, source: str | None = None):
         from polyhpc.data.registry import resolve
         from polyhpc.md.protocol import load_protocol
         from polyhpc.resources import resolve_yaml
@@ -117,7 +144,7 @@ class Campaign:
         self.protocol = load_protocol(self.profile_path)
         self.replicas = config.md.replicas or self.protocol.replicas
         self.notify = notify or (lambda: None)
-        self.ledger = open_ledger(config, self.folder)
+        self.ledger, self.config = open_ledger(config, self.folder, source)
         self.scheduler: Scheduler | None = None
         self.out_of_budget = False
 

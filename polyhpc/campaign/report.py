@@ -93,12 +93,28 @@ def collect(ledger: Ledger) -> dict:
             wall_h = (t["ended_at"] - t["started_at"]) / 3600.0
             hours["cpu"] += wall_h * (t["cores"] or 1)
             hours["gpu"] += wall_h * (t["gpus"] or 0)
+    md = _md_protocol(ledger)
     return {"name": config.get("name"), "objective": config.get("objective", "conductivity"),
+            "md": md, "md_title": f"MD profile {md['protocol']}"
+            + (" (deviates from the paper protocol)" if md["deviations"] else ""),
             "evaluator": evaluator, "source": source, "config": config,
             "training": np.asarray(training, float), "iterations": iterations,
             "reference": describe(reference) if reference else None, "hours": hours,
             "versions": ledger.meta("versions") or {},
             "threshold_mS_per_cm": ledger.meta("threshold_mS_per_cm")}
+
+
+def _md_protocol(ledger: Ledger) -> dict:
+    """The MD protocol and force field the campaign's results were computed with."""
+    for row in ledger.results(source="md"):
+        provenance = row["provenance"] or {}
+        if provenance.get("protocol"):
+            return {"protocol": provenance["protocol"],
+                    "deviations": provenance.get("deviations") or [],
+                    "force_field": provenance.get("force_field")}
+    config = ledger.meta("config") or {}
+    return {"protocol": config.get("md", {}).get("profile", "n/a"), "deviations": [],
+            "force_field": None}
 
 
 def summary(data: dict) -> dict:
@@ -149,17 +165,19 @@ def plot_distribution(data: dict, path: Path) -> Path:
     for label, values, colour in series:
         if not len(values):
             continue
-        ax.hist(values, bins=bins, density=True, alpha=0.45, color=colour,
-                label=f"{label} (n={len(values)}, mean {values.mean():.3g})")
+        # fractions, not densities: on log bins a density hides a small set at high values
+        ax.hist(values, bins=bins, weights=np.full(len(values), 1.0 / len(values)), alpha=0.5,
+                color=colour, label=f"{label} (n={len(values)}, mean {values.mean():.3g})")
         ax.axvline(values.mean(), color=colour, ls=":", lw=1.5)
     ref = data["reference"]
-    if ref and ref["aggregate"] and ref["aggregate"]["objective_mean"]:
+    if ref and ref["aggregate"] and (ref["aggregate"]["objective_mean"] or 0) > 0:
         value = ref["aggregate"]["objective_mean"] * 1e3
         ax.axvline(value, color="black", lw=1.5, label=f"{ref['smiles']} (reference) {value:.3g}")
     ax.set_xscale("log")
     ax.set_xlabel(_label(data))
-    ax.set_ylabel("density (per log bin)")
-    ax.set_title(f"campaign {data['name']}: distribution per iteration", fontsize=10)
+    ax.set_ylabel("fraction of polymers per bin")
+    ax.set_title(f"campaign {data['name']}, {data['md_title']}: distribution per iteration",
+                 fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
@@ -177,7 +195,7 @@ def plot_replicas(data: dict, path: Path, limit: int = 40) -> Path | None:
     rows.sort(key=lambda c: -(c["aggregate"]["objective_mean"] or 0))
     rows = rows[:limit]
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(rows) + 2), 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(7, 0.35 * len(rows) + 2), 4.8), dpi=120)
     values = [np.array(c["replicas"], float) * 1e3 for c in rows]
     box = ax.boxplot(values, showmeans=True, patch_artist=True,
                      meanprops={"marker": "o", "markerfacecolor": "white"},
@@ -185,7 +203,7 @@ def plot_replicas(data: dict, path: Path, limit: int = 40) -> Path | None:
     for patch, c in zip(box["boxes"], rows, strict=True):
         patch.set_facecolor("tab:orange" if c["winner"] else "0.85")
     ref = data["reference"]
-    if ref and ref["aggregate"] and ref["aggregate"]["objective_mean"]:
+    if ref and ref["aggregate"] and ref["aggregate"]["objective_mean"] is not None:
         mean = ref["aggregate"]["objective_mean"] * 1e3
         std = (ref["aggregate"]["objective_std"] or 0.0) * 1e3
         ax.axhline(mean, color="black", ls="--", lw=1, label=f"{ref['smiles']} mean")
@@ -194,9 +212,10 @@ def plot_replicas(data: dict, path: Path, limit: int = 40) -> Path | None:
                   [f"{c['iteration']}: {c['smiles']}" for c in rows], rotation=70,
                   fontsize=7, ha="right")
     ax.set_ylabel(_label(data))
-    ax.set_title(f"replicas per candidate (winners orange; {len(rows)} best shown)",
-                 fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title(f"replicas per candidate (winners orange; {len(rows)} best shown)\n"
+                 f"{data['md_title']}", fontsize=9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -273,6 +292,11 @@ def _markdown(data: dict, numbers: dict, figures: dict[str, Path], winners: list
              + (f"{ref['smiles']} {_fmt(ref['mean_mS_per_cm'])} ± {_fmt(ref['std_mS_per_cm'])} "
                 f"mS/cm ({ref['n']} replicas, {ref['source']})" if ref else "not evaluated")
              + f"; class threshold {_fmt(data['threshold_mS_per_cm'])} mS/cm.", "",
+             f"MD: profile {data['md']['protocol']}, force field "
+             f"{data['md']['force_field'] or 'n/a'}."
+             + ("" if not data["md"]["deviations"] else
+                " Deviations from the paper's protocol: "
+                + "; ".join(data["md"]["deviations"]) + "."), "",
              "| iteration | evaluated | failed | duplicates | draws/candidate | min | mean | "
              "max (mS/cm) | mean / training mean | beat the reference |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -75,11 +75,13 @@ def campaign_run(config_path, folder, as_json) -> None:
     from polyhpc.campaign.config import load_campaign_config
     from polyhpc.campaign.loop import Campaign
     from polyhpc.campaign.status import format_status, snapshot
+    from polyhpc.resources import resolve_yaml
 
     config = load_campaign_config(config_path)
+    source = resolve_yaml(config_path, "campaign", option="campaign config").read_text()
     progress = _Progress(folder.resolve())
     signal.signal(signal.SIGTERM, _terminate)
-    run = Campaign(config, folder, notify=progress)
+    run = Campaign(config, folder, notify=progress, source=source)
     status = run.run()
     state = snapshot(run.ledger)
     if status == "budget":

@@ -69,11 +69,11 @@ def test_a_folder_of_another_campaign_is_refused_naming_the_changed_keys(tmp_pat
     from polyhpc.campaign.loop import open_ledger
 
     base = load_campaign_config("smoke")
-    open_ledger(base, tmp_path / "c").close()
+    open_ledger(base, tmp_path / "c", source="text of smoke.yaml")[0].close()
     other = load_campaign_config({**_plain(base), "sampling": {**_plain(base)["sampling"],
                                                                "temperature": 1.5}})
     with pytest.raises(ConfigError, match=r"changed: sampling.temperature\)"):
-        open_ledger(other, tmp_path / "c")
+        open_ledger(other, tmp_path / "c", source="edited text")
     # the stored campaign is untouched
     assert Ledger.open(tmp_path / "c").meta("config_hash") == config_hash(base)
 
@@ -85,6 +85,21 @@ def test_a_non_campaign_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not empty and holds no campaign ledger"):
         open_ledger(load_campaign_config("smoke"), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_campaign_keeps_its_settings_when_only_polyhpcs_defaults_moved(tmp_path):
+    """Same YAML text, other library defaults: it continues with the values it started with."""
+    from polyhpc.campaign.loop import open_ledger
+
+    base = load_campaign_config("smoke")
+    open_ledger(base, tmp_path / "c", source="smoke.yaml text")[0].close()
+    # what a newer polyhpc would resolve the same file to: another default temperature
+    moved = load_campaign_config({**_plain(base), "sampling": {**_plain(base)["sampling"],
+                                                               "temperature": 1.5}})
+    ledger, kept = open_ledger(moved, tmp_path / "c", source="smoke.yaml text")
+    assert kept.sampling.temperature == base.sampling.temperature
+    assert config_hash(kept) == config_hash(base)
+    assert "sampling.temperature" in ledger.events("defaults")[0]["message"]
 
 
 def test_a_corrupt_ledger_is_a_one_line_error_and_stays_untouched(tmp_path):
