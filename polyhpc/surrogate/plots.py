@@ -44,11 +44,11 @@ def plot_calibration(predictions: dict, calibration: dict, path: Path,
     observed = [p["observed"] for p in calibration["curve"]]
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="calibrated")
     ax.plot(expected, observed, "o-", color="C0", label="model")
-    for point in calibration["curve"]:
-        if point["k"] in (1.0, 2.0):
-            ax.annotate(f"±{point['k']:g}σ: {100 * point['observed']:.1f} %",
-                        (point["expected"], point["observed"]), textcoords="offset points",
-                        xytext=(-8, -14), ha="right", fontsize=8)
+    shares = {p["k"]: p for p in calibration["curve"]}
+    ax.text(0.97, 0.04, "\n".join(f"±{k:g}σ: {100 * shares[k]['observed']:.1f} % "
+                                  f"({100 * shares[k]['expected']:.1f} % if calibrated)"
+                                  for k in (1.0, 2.0)),
+            transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
     ax.axhspan(0.6, 0.75, xmin=0, xmax=1, color="C2", alpha=0.12, label="goal at ±1σ: 60–75 %")
     ax.set_xlabel("expected share inside mean ± kσ (Gaussian)")
     ax.set_ylabel("observed share of MD values")
