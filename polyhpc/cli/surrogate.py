@@ -17,7 +17,7 @@ _MODEL_PATH = click.argument("model_path", type=click.Path(dir_okay=False, path_
 
 @main.group()
 def surrogate() -> None:
-    r"""Surrogate models of HTP-MD properties (values are labelled surrogate_*).
+    """Surrogate models of HTP-MD properties (values are labelled surrogate_*).
 
     They rank generated candidates before MD and evaluate whole campaigns on
     a laptop; they never replace MD results in a report or the ledger.
@@ -27,7 +27,7 @@ def surrogate() -> None:
       gp   Gaussian process, Tanimoto kernel on periodic polymer fingerprints
            (default; --config can add a linear kernel on chain physics)
       gbt  the first surrogate: gradient-boosted tree ensembles
-    """
+    """  # noqa: D301 - click's no-rewrap marker is a real backspace, not a raw backslash
 
 
 def _frame(extra_csv: Path | None):

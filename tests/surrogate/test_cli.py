@@ -96,3 +96,9 @@ def test_every_surrogate_option_explains_itself_and_numbers_declare_a_range(name
         assert param.help, f"surrogate {name} {param.opts[0]} has no help text"
         if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
             assert isinstance(param.type, (click.IntRange, click.FloatRange)), param.opts
+
+
+def test_surrogate_help_lists_the_models_one_per_line():
+    lines = _run("surrogate", "--help").output.splitlines()
+    assert any(line.strip().startswith("gp   Gaussian process") for line in lines)
+    assert any(line.strip().startswith("gbt  the first surrogate") for line in lines)
