@@ -25,7 +25,7 @@ from polyhpc.errors import ConfigError
 from polyhpc.generate.dataset import TrainingSetConfig
 from polyhpc.generate.sample import SampleConfig
 from polyhpc.generate.train import GeneratorConfig, TrainConfig
-from polyhpc.surrogate.model import SurrogateConfig
+from polyhpc.surrogate.config import SurrogateConfig
 
 #: Top-level keys that may change between runs of one campaign (they decide no result).
 MUTABLE_KEYS = ("name", "iterations", "budget", "site")

@@ -402,12 +402,16 @@ class SurrogateEvaluator:
             return self.ledger.checkpoint(it, "surrogate")
         folder = self.campaign.folder / f"iter{it:02d}" / "surrogate"
         folder.mkdir(parents=True, exist_ok=True)
-        rows, left_out = [], 0
+        bound = s.model.max_conductivity_S_per_cm
+        rows, left_out = [], {"zero": 0, "implausible": 0}
         for agg in self.ledger.aggregates(source="md"):
             conductivity = agg["mean"].get("conductivity") if agg["status"] == "ok" else None
-            if conductivity is None or not conductivity > 0:
-                # a log10 model cannot learn a conductivity of 0 (no ion moved in the run)
-                left_out += agg["status"] == "ok"
+            if conductivity is None:
+                continue
+            # a log10 model cannot learn 0 (no ion moved), and values above what any polymer
+            # electrolyte reaches (a smoke-length run) would teach it nonsense: left out, counted
+            if not 0 < conductivity <= bound:
+                left_out["zero" if conductivity <= 0 else "implausible"] += 1
                 continue
             row = {"smiles": self.ledger.candidate(agg["candidate_id"])["smiles"]}
             row.update({column: agg["mean"].get(key) for key, column in _TRAINING_COLUMNS.items()})
@@ -417,11 +421,15 @@ class SurrogateEvaluator:
         model = dataclasses.replace(s.model, seed=self.campaign.seed("surrogate", it))
         from polyhpc.config import to_dict
 
+        if left_out["zero"] or left_out["implausible"]:
+            self.ledger.event("surrogate", f"iteration {it}: {left_out['zero']} MD mean(s) of zero "
+                              f"conductivity and {left_out['implausible']} above "
+                              f"{bound:g} S/cm left out of the surrogate's training set")
         result = self.scheduler.run_one("surrogate_train", it, {
             "extra_csv": str(folder / "campaign-md.csv"), "config": to_dict(model),
             "out": str(folder / "model.pkl")}, f"training the surrogate of iteration {it}")
         self.ledger.add_checkpoint(it, "surrogate", result["model"], result["sha256"],
                                    {"n_training": result["n_training"],
                                     "campaign_md_rows": len(rows),
-                                    "campaign_md_rows_left_out_zero_conductivity": left_out})
+                                    "campaign_md_rows_left_out": left_out})
         return self.ledger.checkpoint(it, "surrogate")

@@ -40,7 +40,7 @@ class TrainingSetConfig:
     extra: tuple[ExtraUnits, ...] = (ExtraUnits(),)
     validation_fraction: float = field(default=0.05, metadata={"min": 0.0, "max": 0.5})
     prefix_length: int = field(default=5, metadata={"min": 1, "max": 16})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)

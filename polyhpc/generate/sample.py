@@ -47,14 +47,14 @@ class SampleConfig:
     decoding: str = field(default="reject", metadata={"choices": ("reject", "budget")})
     # Unit lengths asked of a length-conditioned model, drawn uniformly per row;
     # empty: 1 .. max_tokens. Ignored by other models.
-    lengths: tuple[int, ...] = ()
+    lengths: tuple[int, ...] = field(default=(), metadata={"min": 1, "max": 1024})
     batch_size: int = field(default=500, metadata={"min": 1})
     max_draws: int = field(default=200_000, metadata={"min": 1})
     # Stability and synthesizability screen (polyhpc.chem.stability): off reproduces the paper.
     stability: bool = False
     stability_rules: tuple[str, ...] = ()  # empty: every rule
     sa_threshold: float = field(default=5.0, metadata={"min": 1.0, "max": 10.0})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ class SearchConfig:
     """The grid."""
 
     presets: tuple[str, ...] = ("gpt-nano", "gpt-mini")
-    temperatures: tuple[float, ...] = (0.1, 0.5, 1.0)
+    temperatures: tuple[float, ...] = field(default=(0.1, 0.5, 1.0), metadata={"min": 1e-3})
     max_iters: int = field(default=6000, metadata={"min": 1})
     interval: int = field(default=1000, metadata={"min": 1})
     n_samples: int = field(default=500, metadata={"min": 2})
     prompt: str = "11111"
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
 
 
 def run_search(frame: pd.DataFrame, base: GeneratorConfig, search: SearchConfig, workdir: Path,

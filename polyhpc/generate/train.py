@@ -54,14 +54,15 @@ class TrainConfig:
     max_iters: int = field(default=6000, metadata={"min": 1})
     batch_size: int = field(default=64, metadata={"min": 1})
     learning_rate: float = field(default=5e-4, metadata={"min": 0.0})
-    betas: tuple[float, float] = (0.9, 0.95)
+    betas: tuple[float, float] = field(default=(0.9, 0.95),
+                                       metadata={"min": 0.0, "max": 1.0, "max_open": True})
     weight_decay: float = field(default=0.1, metadata={"min": 0.0})
     grad_norm_clip: float = field(default=1.0, metadata={"min": 0.0})
     eval_interval: int = field(default=500, metadata={"min": 1})
     checkpoint_interval: int = field(default=1000, metadata={"min": 1})
     device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
     threads: int | None = field(default=None, metadata={"min": 1})
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
