@@ -226,24 +226,30 @@ def plot_surrogate_vs_md(data: dict, path: Path) -> Path | None:
     """The surrogate's prediction against the MD mean, for candidates with both."""
     from polyhpc.analysis.plots import _pyplot
 
-    pairs = [(10 ** c["surrogate_mean"] * 1e3, c["aggregate"]["objective_mean"] * 1e3,
-              c["iteration"]) for it in data["iterations"] for c in it["candidates"]
+    pairs = [(c["surrogate_mean"], c["surrogate_std"] or 0.0,
+              c["aggregate"]["objective_mean"] * 1e3, c["iteration"])
+             for it in data["iterations"] for c in it["candidates"]
              if c["surrogate_mean"] is not None and c["aggregate"] and
-             c["aggregate"]["source"] == "md" and c["aggregate"]["objective_mean"]]
+             c["aggregate"]["source"] == "md" and (c["aggregate"]["objective_mean"] or 0) > 0]
     if not pairs or data["objective"] != "conductivity":
         return None
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
-    x, y, it = (np.array(v) for v in zip(*pairs, strict=True))
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    log_mean, log_std, y, it = (np.array(v) for v in zip(*pairs, strict=True))
+    x = 10 ** log_mean * 1e3  # mS/cm; the error bar is the predicted +-1 sigma (log10)
+    errors = np.vstack([x - 10 ** (log_mean - log_std) * 1e3, 10 ** (log_mean + log_std) * 1e3 - x])
     for k in np.unique(it):
-        ax.scatter(x[it == k], y[it == k], s=18, label=f"iteration {k}")
-    low, high = min(x.min(), y.min()) * 0.8, max(x.max(), y.max()) * 1.25
+        ax.errorbar(x[it == k], y[it == k], xerr=errors[:, it == k], fmt="o", ms=4, capsize=2,
+                    label=f"iteration {k}")
+    low = min(x.min() - errors[0].max(), y.min()) * 0.8
+    high = max(x.max() + errors[1].max(), y.max()) * 1.25
+    low = max(low, 1e-4)
     ax.plot([low, high], [low, high], color="0.5", lw=1, ls="--", label="y = x")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("surrogate prediction [mS/cm]")
+    ax.set_xlabel("surrogate prediction ± 1σ [mS/cm]")
     ax.set_ylabel("MD replica mean [mS/cm]")
-    ax.set_title("surrogate vs MD", fontsize=10)
+    ax.set_title(f"surrogate vs MD\n{data['md_title']}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
