@@ -46,11 +46,14 @@ def check_units(properties: dict, source: str) -> None:
 
 def objective_value(properties: dict, objective: str) -> float:
     """The campaign objective of one result (S/cm)."""
-    conductivity = properties.get("conductivity", math.nan)
+    def number(key: str) -> float:  # JSON writes an undefined value (NaN) as null
+        value = properties.get(key)
+        return math.nan if value is None else float(value)
+
     if objective == "conductivity":
-        return float(conductivity)
+        return number("conductivity")
     if objective == "efficacy":
-        return float(conductivity) * float(properties.get("transference_number", math.nan))
+        return number("conductivity") * number("transference_number")
     raise PolyhpcError(f"unknown objective {objective!r}")
 
 

@@ -82,7 +82,11 @@ class LedgerError(PolyhpcError):
 
 
 def _dumps(value) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=float)
+    """Standard JSON (NaN and infinities become null) for a ledger column."""
+    from polyhpc.fileio import finite_json
+
+    return None if value is None else json.dumps(finite_json(value), sort_keys=True,
+                                                 default=float)
 
 
 def _loads(text):

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from polyhpc.fileio import write_json_atomic
+from polyhpc.fileio import finite_json, write_json_atomic
 
 
 def sha256_of(path: Path | str) -> str:
@@ -123,8 +123,8 @@ def _analyze(spec: dict) -> dict:
     from polyhpc.analysis.analyze import analyze_path
 
     result = analyze_path(Path(spec["workdir"]))
-    write_json_atomic(Path(spec["workdir"]) / "analysis.json", result.to_dict())
-    return {"properties": result.to_dict(arrays=False)}
+    write_json_atomic(Path(spec["workdir"]) / "analysis.json", finite_json(result.to_dict()))
+    return {"properties": finite_json(result.to_dict(arrays=False))}
 
 
 def _surrogate_train(spec: dict) -> dict:
@@ -182,7 +182,7 @@ def run_task(kind: str, spec: dict) -> dict:
     result = {"kind": kind, **TASKS[kind](spec), **_where(), "started_at": started,
               "ended_at": time.time()}
     if folder is not None:
-        write_json_atomic(folder / "result.json", result)
+        write_json_atomic(folder / "result.json", finite_json(result))
     return result
 
 

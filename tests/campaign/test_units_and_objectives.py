@@ -1,5 +1,7 @@
 """Units, objectives and SLURM time strings: closed forms."""
 
+import math
+
 import pytest
 
 from polyhpc.campaign.evaluate import UnitMismatchError, aggregate, check_units, objective_value
@@ -19,6 +21,8 @@ def test_efficacy_is_conductivity_times_cation_transference():
     props = {"conductivity": 2.0e-3, "transference_number": 0.25}
     assert objective_value(props, "conductivity") == 2.0e-3
     assert objective_value(props, "efficacy") == pytest.approx(5.0e-4)
+    # no charged cluster: the transference number is undefined (null in JSON), so is efficacy
+    assert math.isnan(objective_value({**props, "transference_number": None}, "efficacy"))
 
 
 def test_aggregate_is_the_sample_mean_and_std_of_finished_replicas():
