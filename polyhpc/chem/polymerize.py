@@ -1,8 +1,11 @@
 """Building polymer chains from a repeat unit.
 
-The HTP-MD protocol polymerizes each repeat unit until the backbone holds at
-least 150 heavy atoms and caps both chain ends with methyl groups
-(Khajeh et al. 2025, section 3.4; Xie et al., arXiv:2101.05339).
+The HTP-MD protocol polymerizes each repeat unit until the backbone holds
+more than 150 heavy atoms and caps both chain ends with methyl groups
+(Khajeh et al. 2025, section 3.4, "at least 150"; Xie et al., arXiv:2101.05339).
+The HTP-MD data is strict: the degree of polymerization of every parsable
+``poly_smiles`` in ``htpmd-properties.csv`` is ``150 // backbone_per_unit + 1``
+(PEO: DP 51, 153 backbone atoms), which :func:`degree_of_polymerization` gives.
 """
 
 from __future__ import annotations
@@ -115,27 +118,34 @@ def repeat_unit(unit: Chem.Mol, copies: int, caps: str | None = None) -> Chem.Mo
     return mol
 
 
-def polymerize(smiles: str, min_backbone_atoms: int = 150) -> Chain:
-    """Polymerize a repeat unit to the smallest chain with enough backbone atoms.
+def degree_of_polymerization(per_unit: int, backbone_atoms_above: int = 150) -> int:
+    """Fewest units whose backbone holds more than ``backbone_atoms_above`` atoms (HTP-MD)."""
+    if per_unit < 1:
+        raise ValueError(f"a unit has at least one backbone atom, got {per_unit}")
+    return backbone_atoms_above // per_unit + 1
+
+
+def polymerize(smiles: str, backbone_atoms_above: int = 150) -> Chain:
+    """Polymerize a repeat unit to the HTP-MD chain: the backbone strictly longer than a bound.
 
     Parameters
     ----------
     smiles : str
         Repeat unit with two end markers.
-    min_backbone_atoms : int
-        Smallest allowed backbone (heavy atoms on the end-to-end path, summed
-        over units); HTP-MD uses 150.
+    backbone_atoms_above : int
+        The chain's backbone (heavy atoms on the end-to-end path, summed over units)
+        holds more than this many atoms; HTP-MD uses 150.
 
     Returns
     -------
     Chain
-        Methyl-capped chain of degree ``ceil(min_backbone_atoms / per_unit)``.
+        Methyl-capped chain of degree ``backbone_atoms_above // per_unit + 1``.
     """
-    if min_backbone_atoms < 1:
-        raise InvalidSmilesError(f"min_backbone_atoms must be >= 1, got {min_backbone_atoms}")
+    if backbone_atoms_above < 0:
+        raise InvalidSmilesError(f"backbone_atoms_above must be >= 0, got {backbone_atoms_above}")
     unit = parse_repeat_unit(smiles)
     per_unit = backbone_length(unit)
-    degree = -(-min_backbone_atoms // per_unit)
+    degree = degree_of_polymerization(per_unit, backbone_atoms_above)
     mol = repeat_unit(unit, degree, caps="C")
     return Chain(
         unit_smiles=Chem.MolToSmiles(unit),

@@ -118,13 +118,14 @@ def smiles_canonical(units, file, as_json) -> None:
 
 @smiles.command("polymerize")
 @_with_smiles_args
-@click.option("--min-backbone", type=click.IntRange(min=1), default=150, show_default=True,
-              help="Smallest backbone (heavy atoms end to end, over all units).")
-def smiles_polymerize(units, file, as_json, min_backbone) -> None:
-    """Build methyl-capped chains with at least --min-backbone backbone atoms."""
+@click.option("--backbone-above", type=click.IntRange(min=1), default=150, show_default=True,
+              help="The backbone (heavy atoms end to end, over all units) holds more than this; "
+                   "HTP-MD: 150, so DP = 150 // atoms per unit + 1 (PEO: 51).")
+def smiles_polymerize(units, file, as_json, backbone_above) -> None:
+    """Build methyl-capped chains whose backbone is longer than --backbone-above atoms."""
     from polyhpc.chem import polymerize
 
-    chains = [polymerize(unit, min_backbone).to_dict() for unit in _read_smiles(units, file)]
+    chains = [polymerize(unit, backbone_above).to_dict() for unit in _read_smiles(units, file)]
     text = "\n".join(
         f"{c['unit_smiles']}: DP {c['degree_of_polymerization']}, backbone "
         f"{c['backbone_atoms']} atoms, {c['formula']}, {c['molar_mass_g_per_mol']:.1f} g/mol"

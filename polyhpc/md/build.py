@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
+from polyhpc.chem.polymerize import polymerize
 from polyhpc.fileio import write_json_atomic
-from polyhpc.md.composition import htpmd_chain, plan_composition
+from polyhpc.md.composition import plan_composition
 from polyhpc.md.datafile import AtomType, Molecule, System, write_data
 from polyhpc.md.forcefield import ParameterLookup, class2_molecule
 from polyhpc.md.frc import read_frc
@@ -78,7 +79,7 @@ def build_system(smiles: str, settings: BuildSettings | None = None, seed: int =
     """
     settings = settings or BuildSettings()
     start = time.perf_counter()
-    chain = htpmd_chain(smiles, settings.backbone_atoms_above)
+    chain = polymerize(smiles, settings.backbone_atoms_above)
     plan = plan_composition(smiles, settings, chain)
     chain_mol = Chem.AddHs(chain.mol)
     forcefield = read_frc(frc)

@@ -18,12 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from rdkit import Chem
-from rdkit.Chem import Descriptors, rdMolDescriptors
-
-from polyhpc.chem.polymerize import Chain, backbone_length, repeat_unit
-from polyhpc.chem.smiles import parse_repeat_unit
+from polyhpc.chem.polymerize import Chain, degree_of_polymerization, polymerize
 from polyhpc.md.settings import BuildSettings
+
+__all__ = ["Composition", "degree_of_polymerization", "fewest_chains", "plan_composition"]
 
 
 @dataclass(frozen=True)
@@ -65,13 +63,6 @@ class Composition:
         return {**asdict(self), "molality_mol_per_kg": self.molality_mol_per_kg}
 
 
-def degree_of_polymerization(per_unit: int, backbone_atoms_above: int) -> int:
-    """Fewest units whose backbone holds more than ``backbone_atoms_above`` atoms."""
-    if per_unit < 1:
-        raise ValueError(f"a unit has at least one backbone atom, got {per_unit}")
-    return backbone_atoms_above // per_unit + 1
-
-
 def fewest_chains(pairs: int, chain_mass_g_per_mol: float, max_molality_mol_per_kg: float) -> int:
     """Fewest whole chains with ``pairs / (chains x mass)`` at or below the bound."""
     def molality(n: int) -> float:
@@ -85,18 +76,6 @@ def fewest_chains(pairs: int, chain_mass_g_per_mol: float, max_molality_mol_per_
     return n
 
 
-def htpmd_chain(smiles: str, backbone_atoms_above: int = 150) -> Chain:
-    """The methyl-capped chain HTP-MD builds for a repeat unit (strict backbone rule)."""
-    unit = parse_repeat_unit(smiles)
-    per_unit = backbone_length(unit)
-    degree = degree_of_polymerization(per_unit, backbone_atoms_above)
-    mol = repeat_unit(unit, degree, caps="C")
-    return Chain(unit_smiles=Chem.MolToSmiles(unit), mol=mol, degree_of_polymerization=degree,
-                 backbone_atoms=degree * per_unit,
-                 formula=rdMolDescriptors.CalcMolFormula(mol),
-                 molar_mass_g_per_mol=Descriptors.MolWt(mol))
-
-
 def plan_composition(smiles: str, settings: BuildSettings | None = None,
                      chain: Chain | None = None) -> Composition:
     """Chain length, chains and ion pairs of a unit's system under ``settings``.
@@ -107,7 +86,7 @@ def plan_composition(smiles: str, settings: BuildSettings | None = None,
         The unit is not a valid repeat unit.
     """
     settings = settings or BuildSettings()
-    chain = chain or htpmd_chain(smiles, settings.backbone_atoms_above)
+    chain = chain or polymerize(smiles, settings.backbone_atoms_above)
     per_unit = chain.backbone_atoms // chain.degree_of_polymerization
     chains = settings.chains or fewest_chains(settings.ion_pairs, chain.molar_mass_g_per_mol,
                                               settings.max_molality_mol_per_kg)
