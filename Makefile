@@ -10,7 +10,7 @@ POLYHPC_DATA ?= $(abspath ../shared/data)
 export POLYHPC_DATA
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint clean
+.PHONY: setup run tour test lint clean
 
 $(BIN)/.polyhpc-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,33 +21,35 @@ $(BIN)/.polyhpc-installed: pyproject.toml
 
 setup: $(BIN)/.polyhpc-installed
 
-# The main job, laptop scale: data, chemistry, analysis of a real HTP-MD trajectory,
-# a smoke production run of the shared equilibrated PEO/LiTFSI system in real LAMMPS,
-# two smoke replicas of PEO + LiTFSI built from the SMILES (build, equilibrate,
-# produce) and their analysis, a smoke-size generator, and surrogate pre-screening of
-# its candidates. Outputs land under runs/.
+# The main job: the paper's discovery loop at laptop scale (workflows/campaign-laptop.yaml):
+# two iterations of generator training, sampling, the surrogate's pre-screen, smoke-length MD
+# of the best picks and PEO in real LAMMPS through Parsl, feedback, then the report. Rerunning
+# continues the campaign in runs/campaign-laptop (a finished task never runs twice).
 run: setup
+	$(BIN)/polyhpc campaign run laptop --dir runs/campaign-laptop
+	$(BIN)/polyhpc campaign report runs/campaign-laptop
+
+# A tour of the single stages: data, chemistry, analysis of a real HTP-MD trajectory, MD
+# replicas of PEO built from its SMILES, a smoke generator and the surrogate's pre-screen.
+tour: setup
 	$(BIN)/polyhpc data info htpmd-train
 	$(BIN)/polyhpc smiles canonical '*OCCOCC*' '*COC*' '*CC(C)O*' '*OC(C)C*' '*c1ccc(cc1)-c1ccc(*)cc1'
 	$(BIN)/polyhpc smiles polymerize '*OCC*' '*CC(COC)O*'
 	$(BIN)/polyhpc md types '*OCC*'
 	$(BIN)/polyhpc analyze $(POLYHPC_DATA)/trajectories/htpmd-9-0-246295613-0 --plot --save --out runs/analysis
-	mkdir -p runs/md-peo && cp -n $(POLYHPC_DATA)/lammps/htpmd-peo-litfsi-protocol/production/relaxed.restart runs/md-peo/
-	$(BIN)/polyhpc md run runs/md-peo --profile smoke --threads 2
-	$(BIN)/polyhpc analyze runs/md-peo
-	$(BIN)/polyhpc md replicas '*CCO*' -n 2 --profile smoke --threads 2 --out runs/md-replicas
+	$(BIN)/polyhpc md replicas '*CCO*' -n 2 --profile smoke --threads 1 --out runs/md-replicas
 	$(BIN)/polyhpc md plot runs/md-replicas/rep0
 	$(BIN)/polyhpc analyze runs/md-replicas/rep0 runs/md-replicas/rep1 --save --out runs/md-replicas/analysis
 	$(BIN)/polyhpc generate train --config workflows/generator-smoke.yaml --out runs/generator/model.pt --resume
 	$(BIN)/polyhpc generate sample runs/generator/model.pt -n 20 --max-tokens 0 --temperature 1.2 --max-draws 20000 --out runs/generator/candidates.csv
-	$(BIN)/polyhpc surrogate train --members 3 --out runs/surrogate/model.pkl
+	$(BIN)/polyhpc surrogate train --out runs/surrogate/model.pkl
 	$(BIN)/polyhpc surrogate select runs/surrogate/model.pkl --file runs/generator/candidates.csv -k 5
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check polyhpc tests analysis
+	$(BIN)/ruff check polyhpc tests analysis workflows
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

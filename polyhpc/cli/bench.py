@@ -16,8 +16,10 @@ def bench() -> None:
 
 
 @bench.command("analysis")
-@click.option("--frames", "n_frames", default=2500, show_default=True)
-@click.option("--atoms", "n_atoms", default=6440, show_default=True)
+@click.option("--frames", "n_frames", default=2500, show_default=True,
+              type=click.IntRange(min=5), help="Frames of the synthetic dump.")
+@click.option("--atoms", "n_atoms", default=6440, show_default=True,
+              type=click.IntRange(min=100), help="Atoms per frame (HTP-MD composition).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".polyhpc-bench"), show_default=True,
               help="Where the synthetic dump is written and reused.")
@@ -40,13 +42,13 @@ def bench_analysis(n_frames, n_atoms, workdir, fresh, as_json) -> None:
     _emit(report.to_dict(), as_json, format_table(report))
 
 
-
-
 @bench.command("generator")
 @click.option("--iters", "iterations", default=6000, show_default=True,
+              type=click.IntRange(min=1),
               help="Training iterations to time (the paper trains 6,000).")
 @click.option("--preset", default="gpt-nano", show_default=True)
-@click.option("-n", "n_samples", default=500, show_default=True, help="Samples to time.")
+@click.option("-n", "n_samples", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Samples to time.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def bench_generator(iterations, preset, n_samples, as_json) -> None:
     """Generator speed: training iterations/s at batch 64 and samples/s.
@@ -73,30 +75,38 @@ def bench_generator(iterations, preset, n_samples, as_json) -> None:
 
 
 @bench.command("surrogate")
-@click.option("--members", default=5, show_default=True)
-@click.option("-n", "n_predict", default=1000, show_default=True,
+@click.option("--kind", type=click.Choice(["gp", "gbt"]), default="gp", show_default=True,
+              help="Model: Gaussian process (the default surrogate) or tree ensembles.")
+@click.option("--members", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Ensemble members (gbt only).")
+@click.option("-n", "n_predict", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Candidates to predict (drawn from the HTP-MD units, canonicalized afresh).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench_surrogate(members, n_predict, as_json) -> None:
+def bench_surrogate(kind, members, n_predict, as_json) -> None:
     """Surrogate training time on htpmd-properties and prediction throughput."""
     import time
 
     from polyhpc.data import load_htpmd_properties
-    from polyhpc.surrogate.model import SurrogateConfig, train_surrogate
+    from polyhpc.surrogate.config import SurrogateConfig
+    from polyhpc.surrogate.model import train_surrogate
 
     frame = load_htpmd_properties()
+    config = SurrogateConfig(kind=kind, members=members) if kind == "gbt" else \
+        SurrogateConfig(kind=kind)
     start = time.perf_counter()
-    model = train_surrogate(frame, SurrogateConfig(members=members))
+    model = train_surrogate(frame, config)
     train_s = time.perf_counter() - start
     units = frame["smiles"].sample(n_predict, replace=n_predict > len(frame),
                                    random_state=0).tolist()
     start = time.perf_counter()
     model.predict(units)
     predict_s = time.perf_counter() - start
-    report = {"n_training": model.n_training, "members": members, "train_s": round(train_s, 1),
+    what = f"{kind} ({members} members)" if kind == "gbt" else kind
+    report = {"kind": kind, "n_training": model.n_training, "members": members
+              if kind == "gbt" else None, "train_s": round(train_s, 1),
               "n_predict": n_predict, "predict_s": round(predict_s, 2),
               "candidates_per_s": round(n_predict / predict_s, 1)}
-    _emit(report, as_json, f"trained {members} members on {model.n_training} polymers in "
+    _emit(report, as_json, f"trained {what} on {model.n_training} polymers in "
                            f"{train_s:.1f} s; predicted {n_predict} candidates in "
                            f"{predict_s:.2f} s ({n_predict / predict_s:.0f}/s)")
 

