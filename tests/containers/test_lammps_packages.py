@@ -64,7 +64,7 @@ def test_protocol_packages_are_exactly_what_the_inputs_need():
     protocol = {name for name, role in roles.items() if role == "protocol"}
     # KOKKOS and GPU are added per build by build-lammps.sh; OPENMP is in every build
     assert protocol == needed | {"OPENMP"}
-    assert needed == {"CLASS2", "KSPACE", "MOLECULE", "EXTRA-DUMP"}
+    assert needed == {"CLASS2", "KSPACE", "MOLECULE"}
     extras = {name for name, role in roles.items() if role == "extra"}
     assert not extras & (needed | accelerators)
 
