@@ -3,7 +3,7 @@
 This module and ``workflows/sites/`` are the only places that import Parsl.
 A task is ``polyhpc.campaign.tasks.run_task(kind, spec)``; the session routes
 each kind to an executor of the site: AI work (train, sample) to ``ai``, MD
-replicas to ``md``, everything else (analysis, surrogate) to ``cpu``. A site
+replicas to ``md``, everything else (system building, analysis, surrogate) to ``cpu``. A site
 with one executor (``local``) runs everything there.
 """
 
@@ -20,7 +20,7 @@ from polyhpc.errors import ConfigError, MissingDependencyError
 log = logging.getLogger(__name__)
 
 #: Executor label each task kind prefers; a site without that label uses its first executor.
-ROUTES = {"train": "ai", "sample": "ai", "md": "md", "analyze": "cpu",
+ROUTES = {"train": "ai", "sample": "ai", "build": "cpu", "md": "md", "analyze": "cpu",
           "surrogate_train": "cpu", "surrogate_predict": "cpu", "noop": "cpu"}
 
 
@@ -125,7 +125,7 @@ class ParslSession:
             bash = self._apps[f"{kind}:image"](command, stdout=str(task_dir / "stdout.txt"),
                                                stderr=str(task_dir / "stderr.txt"))
             return _result_of(bash, task_dir)
-        if kind == "md" and self.site.kind == "slurm-apptainer":
+        if kind in ("build", "md") and self.site.kind == "slurm-apptainer":
             spec = {**spec, "lmp_prefix": site_module(self.site.kind).apptainer_prefix(
                 self.site)}
         return self._apps[kind](kind, spec)

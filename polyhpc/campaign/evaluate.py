@@ -125,6 +125,8 @@ def pick_for_md(rows: list[dict], k: int, method: str, beta: float,
 
 # ---------------------------------------------------------------------------- evaluators
 _OPEN = ("pending", "submitted", "running")
+#: The tasks of one replica attempt, in order: build on a CPU, LAMMPS, the analysis.
+_CHAIN = ("build", "md", "analyze")
 
 #: Columns of the HTP-MD property table a campaign's MD means are written under, S/cm first.
 _TRAINING_COLUMNS = {"conductivity": "conductivity_S_per_cm",
@@ -190,42 +192,39 @@ class MdEvaluator:
         return (f"{row['n_finished']} of {row['n_replicas']} replicas finished"
                 + (f"; last error: {errors[-1][:300]}" if errors else ""))
 
-    def _attempts(self, candidate: dict, replica: int) -> list[dict]:
-        return [t for t in self.ledger.tasks("md", candidate_id=candidate["id"])
-                if t["replica"] == replica]
+    def _next(self, candidate: dict, replica: int) -> tuple[str, int] | None:
+        """What a replica needs next, ``(kind, attempt)``, or None once it has its end.
+
+        Each attempt is the chain build -> md -> analyze; a failed build or simulation
+        starts the next attempt (new seeds) while retries are left.
+        """
+        tasks = [t for t in self.ledger.tasks(candidate_id=candidate["id"])
+                 if t["replica"] == replica and t["kind"] in _CHAIN]
+        if not tasks:
+            return "build", 0
+        attempt = max(t["attempt"] for t in tasks)
+        latest = {t["kind"]: t for t in tasks if t["attempt"] == attempt}
+        for kind in _CHAIN:
+            task = latest.get(kind)
+            if task is None or task["status"] in _OPEN:
+                return kind, attempt
+            if task["status"] == "failed":
+                if kind != "analyze" and attempt < self.config.md.retries:
+                    return "build", attempt + 1
+                return None
+        return None
 
     def _closed(self, candidate: dict, replica: int) -> bool:
         """Whether a replica has its final state (a result, or no attempt left)."""
-        attempts = self._attempts(candidate, replica)
-        if not attempts:
-            return False
-        last = attempts[-1]
-        if last["status"] == "failed":
-            return last["attempt"] >= self.config.md.retries
-        if last["status"] != "done":
-            return False
-        analysis = [t for t in self.ledger.tasks("analyze", candidate_id=candidate["id"])
-                    if t["replica"] == replica and t["attempt"] == last["attempt"]]
-        return bool(analysis) and analysis[0]["status"] in ("done", "failed")
+        return self._next(candidate, replica) is None
 
     def _advance(self, it: int, candidate: dict, replica: int) -> None:
-        """Start what a replica needs next: an MD attempt, its analysis, or nothing."""
-        attempts = self._attempts(candidate, replica)
-        last = attempts[-1] if attempts else None
-        if last is None:
-            return self._start_md(it, candidate, replica, 0)
-        if last["status"] in _OPEN:
-            return self._start_md(last["iteration"], candidate, replica, last["attempt"])
-        if last["status"] == "failed":
-            if last["attempt"] < self.config.md.retries:
-                self._start_md(it, candidate, replica, last["attempt"] + 1)
-            return None
-        task = self.ledger.ensure_task("analyze", last["iteration"], candidate["id"], replica,
-                                       last["attempt"], workdir=last["workdir"], cores=1)
-        if task["status"] in _OPEN:
-            self.scheduler.start(task, "analyze", {"workdir": task["workdir"]},
-                                 lambda t, r, e: self._analyzed(candidate, t, r, e))
-        return None
+        """Start what a replica needs next: a build, an MD run, its analysis, or nothing."""
+        step = self._next(candidate, replica)
+        if step is not None:
+            kind, attempt = step
+            {"build": self._start_build, "md": self._start_md,
+             "analyze": self._start_analyze}[kind](candidate, replica, attempt)
 
     def _workdir(self, candidate: dict, replica: int, attempt: int):
         if candidate["role"] == "reference":
@@ -235,32 +234,66 @@ class MdEvaluator:
                 f"cand{candidate['id']:04d}"
         return folder / (f"rep{replica}" + (f"-retry{attempt}" if attempt else ""))
 
-    def _start_md(self, it: int, candidate: dict, replica: int, attempt: int) -> None:
-        existing = [t for t in self._attempts(candidate, replica) if t["attempt"] == attempt]
+    def _task(self, kind: str, candidate: dict, replica: int, attempt: int, **fields) -> dict:
+        """The ledger task of one link of a replica's chain (all carry seed and folder)."""
+        return self.ledger.ensure_task(
+            kind, candidate["iteration"], candidate["id"], replica, attempt,
+            seed=self.campaign.seed("md", candidate["id"], attempt),
+            workdir=str(self._workdir(candidate, replica, attempt)), **fields)
+
+    def _spec(self, candidate: dict, task: dict) -> dict:
+        md = self.config.md
+        return {"smiles": candidate["smiles"], "workdir": task["workdir"],
+                "profile": str(self.campaign.profile_path), "seed": task["seed"],
+                "replica": task["replica"], "frc": md.frc, "threads": md.threads,
+                "mpi_ranks": md.mpi_ranks, "lmp_args": list(md.lmp_args), "gpus": md.gpus,
+                "replicas": self.campaign.replicas,
+                "walltime_margin_s": self.config.site.walltime_margin_s}
+
+    def _start_build(self, candidate: dict, replica: int, attempt: int) -> None:
         limit = self.config.budget.max_md_replicas
-        if not existing and limit is not None and len(self.ledger.tasks("md")) >= limit:
+        new = self.ledger.tasks("build", candidate_id=candidate["id"])
+        new = not any(t["replica"] == replica and t["attempt"] == attempt for t in new)
+        if new and limit is not None and len(self.ledger.tasks("build")) >= limit:
             if not self.campaign.out_of_budget:
                 self.ledger.event("budget", f"MD budget of {limit} replica runs spent")
             self.campaign.out_of_budget = True
             return
+        task = self._task("build", candidate, replica, attempt, cores=1)
+        self.scheduler.start(task, "build", self._spec(candidate, task),
+                             lambda t, r, e: self._built(candidate, t, r, e))
+
+    def _built(self, candidate: dict, task: dict, result, error) -> None:
+        if error is None:
+            self.ledger.update_task(task["id"], status="done")
+        else:
+            self.scheduler.fail(task, error)
+            self._retry_event(candidate, task)
+        self._advance(task["iteration"], candidate, task["replica"])
+
+    def _start_md(self, candidate: dict, replica: int, attempt: int) -> None:
         md = self.config.md
-        task = self.ledger.ensure_task(
-            "md", it, candidate["id"], replica, attempt,
-            seed=self.campaign.seed("md", candidate["id"], attempt),
-            workdir=str(self._workdir(candidate, replica, attempt)),
-            cores=md.threads * md.mpi_ranks, gpus=md.gpus)
+        task = self._task("md", candidate, replica, attempt, cores=md.threads * md.mpi_ranks,
+                          gpus=md.gpus)
         if task["submissions"] > 0:
             self.ledger.event("continuation", f"md task {task['id']} ({candidate['smiles']} "
                                               f"replica {replica}) continues in "
                                               f"{task['workdir']}", task["id"])
-        spec = {"smiles": candidate["smiles"], "workdir": task["workdir"],
-                "profile": str(self.campaign.profile_path), "seed": task["seed"],
-                "replica": replica, "frc": md.frc, "threads": md.threads,
-                "mpi_ranks": md.mpi_ranks, "lmp_args": list(md.lmp_args), "gpus": md.gpus,
-                "replicas": self.campaign.replicas,
-                "walltime_margin_s": self.config.site.walltime_margin_s}
-        self.scheduler.start(task, "md", spec,
-                             lambda t, r, e: self._simulated(it, candidate, t, r, e))
+        self.scheduler.start(task, "md", self._spec(candidate, task),
+                             lambda t, r, e: self._simulated(t["iteration"], candidate, t, r, e))
+
+    def _start_analyze(self, candidate: dict, replica: int, attempt: int) -> None:
+        task = self._task("analyze", candidate, replica, attempt, cores=1)
+        self.scheduler.start(task, "analyze", {"workdir": task["workdir"]},
+                             lambda t, r, e: self._analyzed(candidate, t, r, e))
+
+    def _retry_event(self, candidate: dict, task: dict) -> None:
+        left = self.config.md.retries - task["attempt"]
+        what = (f"{candidate['smiles']} replica {task['replica']} attempt {task['attempt']} "
+                f"failed in {task['kind']} ({self.ledger.task(task['id'])['error_message']})")
+        self.ledger.event("retry" if left > 0 else "replica failed",
+                          what + (f"; retrying with a new seed ({left} left)" if left > 0
+                                  else "; no retries left"), task["id"])
 
     def _simulated(self, it: int, candidate: dict, task: dict, result, error) -> None:
         if error is None:
@@ -281,12 +314,7 @@ class MdEvaluator:
             self.scheduler.fail(task, result.get("error") or "failed",
                                 error_class=f"md:{result.get('stage')}")
         if error is not None or not result["ok"]:
-            left = self.config.md.retries - task["attempt"]
-            what = (f"{candidate['smiles']} replica {task['replica']} attempt {task['attempt']} "
-                    f"failed ({self.ledger.task(task['id'])['error_message']})")
-            self.ledger.event("retry" if left > 0 else "replica failed",
-                              what + (f"; retrying with a new seed ({left} left)" if left > 0
-                                      else "; no retries left"), task["id"])
+            self._retry_event(candidate, task)
         self._advance(it, candidate, task["replica"])
 
     def _record_continuation(self, task: dict, result: dict) -> None:

@@ -135,7 +135,7 @@ class Ledger:
             db.executemany("INSERT INTO meta VALUES (?, ?)",
                            [("schema_version", str(SCHEMA_VERSION)),
                             ("created_at", repr(time.time()))]
-                           + [(k, _dumps(v)) for k, v in meta.items()])
+                           + [(k, _dumps(v)) for k, v in meta.items() if v is not None])
         db.close()
         os.replace(partial, path)  # a half-created ledger never has the real name
         return cls.open(folder)

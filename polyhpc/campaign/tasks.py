@@ -119,6 +119,17 @@ def _md(spec: dict) -> dict:
                     gpus=max(1, spec.get("gpus", 1)), timeout_s=timeout_s)
 
 
+def _build(spec: dict) -> dict:
+    from polyhpc.md.lammps import build_replica
+    from polyhpc.md.protocol import load_protocol
+
+    frc = Path(spec["frc"]) if spec.get("frc") else None
+    built = build_replica(spec["smiles"], Path(spec["workdir"]), load_protocol(spec["profile"]),
+                          seed=spec["seed"], replica=spec["replica"], frc=frc,
+                          lmp_prefix=tuple(spec.get("lmp_prefix", ())))
+    return {"built": built}
+
+
 def _analyze(spec: dict) -> dict:
     from polyhpc.analysis.analyze import analyze_path
 
@@ -156,7 +167,7 @@ def _noop(spec: dict) -> dict:
     return {"value": spec.get("value")}
 
 
-TASKS = {"train": _train, "sample": _sample, "md": _md, "analyze": _analyze,
+TASKS = {"train": _train, "sample": _sample, "build": _build, "md": _md, "analyze": _analyze,
          "surrogate_train": _surrogate_train, "surrogate_predict": _surrogate_predict,
          "noop": _noop}
 

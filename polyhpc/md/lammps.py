@@ -216,6 +216,38 @@ def replica_seeds(seed: int, replica: int) -> dict[str, int]:
     return {"build": int(build % 2**31), "velocities": int(velocities % (2**31 - 100)) + 1}
 
 
+def build_replica(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1,
+                  replica: int = 0, frc: Path | None = None,
+                  lmp_prefix: tuple[str, ...] = ()) -> bool:
+    """Build one replica's system in ``workdir`` unless it is built; True when it built it.
+
+    The same system :func:`evaluate` builds (seeds from :func:`replica_seeds`), so a campaign
+    can build on CPU workers and run LAMMPS on GPU workers. Holds the folder's lock.
+
+    Raises
+    ------
+    PolyhpcError
+        The folder holds another unit's system, or the build failed (with the reason).
+    """
+    from polyhpc.md.build import build_system, write_system
+    from polyhpc.md.meta import protocol_record
+
+    workdir = Path(workdir)
+    with run_folder_lock(workdir):
+        built = read_meta(workdir).get("build")
+        if built is not None and built.get("unit_smiles") not in (None, smiles):
+            raise PolyhpcError(f"{workdir} holds a system of {built['unit_smiles']}, not "
+                               f"{smiles}: use another folder")
+        if built is not None or (workdir / "relaxed.restart").is_file():
+            return False
+        seeds = replica_seeds(seed, replica)
+        system = build_system(smiles, protocol.build, seeds["build"], frc)
+        write_system(workdir, system, {"provenance": provenance(seeds, protocol, replica,
+                                                                lmp_prefix),
+                                       **protocol_record(protocol)})
+        return True
+
+
 def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, replica: int = 0,
              frc: Path | None = None, threads: int = 1, mpi_ranks: int = 1,
              extra_args: tuple[str, ...] = (),
@@ -231,9 +263,6 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     ``ok`` is true only when finished, ``records`` lists what each LAMMPS run of
     this call did (ran, skipped, continued from a restart, timed out).
     """
-    from polyhpc.md.build import build_system, write_system
-    from polyhpc.md.meta import protocol_record
-
     workdir = Path(workdir)
     start = time.monotonic()
     seeds = replica_seeds(seed, replica)
@@ -246,18 +275,10 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
             write_json_atomic(workdir / "outcome.json", outcome)
             return outcome
 
-        built = read_meta(workdir).get("build")
-        if built is not None and built.get("unit_smiles") not in (None, smiles):
-            return finish(stage="build", error=f"{workdir} holds a system of "
-                          f"{built['unit_smiles']}, not {smiles}: use another folder")
-        if built is None and not (workdir / "relaxed.restart").is_file():
-            try:
-                system = build_system(smiles, protocol.build, seeds["build"], frc)
-                write_system(workdir, system, {
-                    "provenance": provenance(seeds, protocol, replica, lmp_prefix),
-                    **protocol_record(protocol)})
-            except PolyhpcError as exc:
-                return finish(stage="build", error=str(exc))
+        try:
+            build_replica(smiles, workdir, protocol, seed, replica, frc, lmp_prefix)
+        except PolyhpcError as exc:
+            return finish(stage="build", error=str(exc))
         budget = None if timeout_s is None else timeout_s - (time.monotonic() - start)
         try:
             records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
