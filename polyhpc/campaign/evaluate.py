@@ -137,7 +137,17 @@ _TRAINING_COLUMNS = {"conductivity": "conductivity_S_per_cm",
                      "molality": "molality_mol_per_kg"}
 
 
-class MdEvaluator:
+class _Evaluator:
+    """What every evaluator works with: the campaign, its ledger, scheduler and config."""
+
+    def __init__(self, campaign):
+        self.campaign = campaign
+        self.ledger = campaign.ledger
+        self.scheduler = campaign.scheduler
+        self.config = campaign.config
+
+
+class MdEvaluator(_Evaluator):
     """MD replicas of candidates through the campaign's scheduler, resumable from the ledger.
 
     Each replica is a chain of ledger tasks: ``md`` attempt 0 (build, equilibrate,
@@ -145,12 +155,6 @@ class MdEvaluator:
     with new seeds, up to ``md.retries``. What a replica needs next is read from its tasks
     every time, so a rerun continues it where it stopped.
     """
-
-    def __init__(self, campaign):
-        self.campaign = campaign
-        self.ledger = campaign.ledger
-        self.scheduler = campaign.scheduler
-        self.config = campaign.config
 
     def run(self, it: int, candidates: list[dict]) -> None:
         """Evaluate ``candidates`` (rows) by MD in iteration ``it``; aggregate each."""
@@ -357,14 +361,8 @@ class MdEvaluator:
                                   provenance)
 
 
-class SurrogateEvaluator:
+class SurrogateEvaluator(_Evaluator):
     """Surrogate predictions for candidates: the evaluator itself, or MD's pre-screen."""
-
-    def __init__(self, campaign):
-        self.campaign = campaign
-        self.ledger = campaign.ledger
-        self.scheduler = campaign.scheduler
-        self.config = campaign.config
 
     def run(self, it: int, candidates: list[dict]) -> None:
         """Predict ``candidates`` that have no prediction; as evaluator, record results."""

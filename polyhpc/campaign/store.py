@@ -176,6 +176,20 @@ class Ledger:
             raise
         self.db.execute("COMMIT")
 
+    def _select(self, table: str, order: str, decode: tuple[str, ...] = (),
+                **filters) -> list[dict]:
+        """Rows of ``table`` matching every filter that is not None, JSON fields decoded."""
+        given = {k: v for k, v in filters.items() if v is not None}
+        where = "".join(f" AND {column} = ?" for column in given)
+        rows = []
+        for r in self.db.execute(f"SELECT * FROM {table} WHERE 1{where} ORDER BY {order}",
+                                 tuple(given.values())):
+            row = dict(r)
+            for key in decode:
+                row[key] = _loads(row[key])
+            rows.append(row)
+        return rows
+
     # ------------------------------------------------------------------ meta, runs, events
     def meta(self, key: str, default=None):
         """A meta entry (JSON-decoded)."""
@@ -211,7 +225,7 @@ class Ledger:
 
     def runs(self) -> list[dict]:
         """Every driver run."""
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
+        return self._select("runs", "id")
 
     def event(self, kind: str, message: str, task_id: int | None = None) -> None:
         """Append to the event log (continuations, retries, budget stops...)."""
@@ -222,8 +236,7 @@ class Ledger:
 
     def events(self, kind: str | None = None) -> list[dict]:
         """Events, oldest first (optionally of one kind)."""
-        query = "SELECT * FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
-        return [dict(r) for r in self.db.execute(query, (kind,) if kind else ())]
+        return self._select("events", "id", kind=kind)
 
     # ------------------------------------------------------------------ iterations
     def iteration(self, iteration: int) -> dict | None:
@@ -283,14 +296,7 @@ class Ledger:
 
     def candidates(self, iteration: int | None = None, role: str | None = None) -> list[dict]:
         """Candidate rows, in sampling order."""
-        query, args = "SELECT * FROM candidates WHERE 1", []
-        if iteration is not None:
-            query += " AND iteration = ?"
-            args.append(iteration)
-        if role is not None:
-            query += " AND role = ?"
-            args.append(role)
-        return [dict(r) for r in self.db.execute(query + " ORDER BY id", args)]
+        return self._select("candidates", "id", iteration=iteration, role=role)
 
     def candidate(self, candidate_id: int) -> dict:
         """One candidate row."""
@@ -342,13 +348,11 @@ class Ledger:
     def tasks(self, kind: str | None = None, iteration: int | None = None,
               candidate_id: int | None = None, status: str | None = None) -> list[dict]:
         """Task rows matching every given filter, oldest first."""
-        query, args = "SELECT * FROM tasks WHERE 1", []
-        for column, value in (("kind", kind), ("iteration", iteration),
-                              ("candidate_id", candidate_id), ("status", status)):
-            if value is not None:
-                query += f" AND {column} = ?"
-                args.append(value)
-        return [self._task_dict(r) for r in self.db.execute(query + " ORDER BY id", args)]
+        rows = self._select("tasks", "id", ("continuations", "info"), kind=kind,
+                            iteration=iteration, candidate_id=candidate_id, status=status)
+        for row in rows:
+            row["continuations"] = row["continuations"] or []
+        return rows
 
     def update_task(self, task_id: int, **fields) -> None:
         """Change a task's state and details in one transaction."""
@@ -393,21 +397,9 @@ class Ledger:
             db.execute(f"UPDATE tasks SET {names} WHERE id = ?", (*fields.values(), task_id))
 
     def results(self, candidate_id: int | None = None, source: str | None = None) -> list[dict]:
-        """Per-replica results (properties decoded), in recording order."""
-        query, args = "SELECT * FROM results WHERE 1", []
-        if candidate_id is not None:
-            query += " AND candidate_id = ?"
-            args.append(candidate_id)
-        if source is not None:
-            query += " AND source = ?"
-            args.append(source)
-        rows = []
-        for r in self.db.execute(query + " ORDER BY replica, id", args):
-            row = dict(r)
-            row["properties"] = _loads(row["properties"])
-            row["provenance"] = _loads(row["provenance"])
-            rows.append(row)
-        return rows
+        """Per-replica results (properties decoded), in replica order."""
+        return self._select("results", "replica, id", ("properties", "provenance"),
+                            candidate_id=candidate_id, source=source)
 
     def set_aggregate(self, candidate_id: int, source: str, row: dict) -> None:
         """The replica aggregate of a candidate (replaces an earlier one)."""
@@ -431,19 +423,8 @@ class Ledger:
 
     def aggregates(self, candidate_id: int | None = None, source: str | None = None) -> list:
         """Aggregate rows (JSON decoded)."""
-        query, args = "SELECT * FROM aggregates WHERE 1", []
-        if candidate_id is not None:
-            query += " AND candidate_id = ?"
-            args.append(candidate_id)
-        if source is not None:
-            query += " AND source = ?"
-            args.append(source)
-        rows = []
-        for r in self.db.execute(query + " ORDER BY candidate_id, source", args):
-            row = dict(r)
-            row["mean"], row["std"] = _loads(row["mean"]), _loads(row["std"])
-            rows.append(row)
-        return rows
+        return self._select("aggregates", "candidate_id, source", ("mean", "std"),
+                            candidate_id=candidate_id, source=source)
 
     # ------------------------------------------------------------------ models, feedback
     def add_checkpoint(self, iteration: int, kind: str, path: str, sha256: str,
