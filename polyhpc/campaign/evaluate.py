@@ -258,6 +258,8 @@ class MdEvaluator(_Evaluator):
         limit = self.config.budget.max_md_replicas
         new = self.ledger.tasks("build", candidate_id=candidate["id"])
         new = not any(t["replica"] == replica and t["attempt"] == attempt for t in new)
+        if new and self.campaign.budget_spent():
+            return
         if new and limit is not None and len(self.ledger.tasks("build")) >= limit:
             if not self.campaign.out_of_budget:
                 self.ledger.event("budget", f"MD budget of {limit} replica runs spent")

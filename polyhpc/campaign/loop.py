@@ -140,11 +140,11 @@ class Campaign:
         resolve(config.dataset)
         if config.evaluator.kind != "md":
             resolve("htpmd-properties")
-        self.profile_path = resolve_yaml(config.md.profile, "md", option="md.profile")
-        self.protocol = load_protocol(self.profile_path)
-        self.replicas = config.md.replicas or self.protocol.replicas
         self.notify = notify or (lambda: None)
         self.ledger, self.config = open_ledger(config, self.folder, source)
+        self.profile_path = resolve_yaml(self.config.md.profile, "md", option="md.profile")
+        self.protocol = load_protocol(self.profile_path)
+        self.replicas = self.config.md.replicas or self.protocol.replicas
         self.scheduler: Scheduler | None = None
         self.out_of_budget = False
 
@@ -170,7 +170,7 @@ class Campaign:
                     row = self.ledger.iteration(iteration)
                     if row is not None and row["status"] == "done":
                         continue
-                    if self._budget_spent():
+                    if self.budget_spent():
                         break
                     self._iteration(iteration)
                     if self.out_of_budget:
@@ -199,7 +199,8 @@ class Campaign:
         state = np.random.SeedSequence([self.config.seed, _STREAMS[stream], *keys])
         return int(state.generate_state(1)[0] % (2**31 - 1))
 
-    def _budget_spent(self) -> bool:
+    def budget_spent(self) -> bool:
+        """Whether the time budget is spent (checked before every iteration and replica)."""
         hours = self.config.budget.max_hours
         if hours is None:
             return False

@@ -113,6 +113,7 @@ class Scheduler:
             for future in done:
                 self._finish(future)
             self._poll_started()
+            self.ledger.touch_run()
             self.notify()
 
     def _finish(self, future: Future) -> None:

@@ -35,8 +35,8 @@ def snapshot(ledger: Ledger) -> dict:
     config = ledger.meta("config") or {}
     runs = ledger.runs()
     now = time.time()
-    elapsed = sum((r["ended_at"] or (now if _alive(r) else r["started_at"])) - r["started_at"]
-                  for r in runs)
+    elapsed = sum((r["ended_at"] or (now if _alive(r) else r["last_seen"] or r["started_at"]))
+                  - r["started_at"] for r in runs)
     iterations = ledger.iterations()
     current = next((i for i in iterations if i["status"] != "done"),
                    iterations[-1] if iterations else None)

@@ -34,7 +34,7 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL, status TEXT NOT NULL,
-    host TEXT, pid INTEGER, site TEXT, config TEXT);
+    host TEXT, pid INTEGER, site TEXT, config TEXT, last_seen REAL);
 CREATE TABLE iterations (
     iteration INTEGER PRIMARY KEY, status TEXT NOT NULL, started_at REAL, finished_at REAL,
     threshold_mS_per_cm REAL, train_seed INTEGER, sample_seed INTEGER, training TEXT,
@@ -207,15 +207,28 @@ class Ledger:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, _dumps(value)))
 
     def begin_run(self, site: str, config: dict) -> int:
-        """Record the start of a driver run; earlier runs left "running" are marked killed."""
+        """Record the start of a driver run; earlier runs left "running" are marked killed.
+
+        A killed run ends when it was last seen alive (:meth:`touch_run`).
+        """
         with self.transaction() as db:
-            db.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+            db.execute("UPDATE runs SET status = 'killed', ended_at = coalesce(last_seen, "
+                       "started_at) WHERE status = 'running'")
             cursor = db.execute(
                 "INSERT INTO runs (started_at, status, host, pid, site, config) "
                 "VALUES (?, 'running', ?, ?, ?, ?)",
                 (time.time(), socket.gethostname(), os.getpid(), site, _dumps(config)))
             self.run_id = cursor.lastrowid
         return self.run_id
+
+    def touch_run(self, every_s: float = 10.0) -> None:
+        """Note that this driver run is alive (at most every ``every_s`` seconds)."""
+        now = time.time()
+        if self.run_id is None or now - getattr(self, "_touched", 0.0) < every_s:
+            return
+        self._touched = now
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET last_seen = ? WHERE id = ?", (now, self.run_id))
 
     def end_run(self, status: str) -> None:
         """Record how this driver run ended (finished, stopped, interrupted, failed)."""

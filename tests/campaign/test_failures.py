@@ -60,3 +60,24 @@ def test_failed_replicas_are_retried_with_new_seeds_and_untypeable_units_recorde
     assert aggregate["status"] == "failed" and aggregate["n_finished"] == 0
     assert blown["status"] == "failed" and blown["reason"].startswith("0 of 1 replicas finished")
     assert ledger.tasks("analyze") == []
+
+
+def test_the_md_budget_stops_new_replicas_and_leaves_the_iteration_open(tmp_path):
+    smoke = to_dict(load_campaign_config("smoke"))
+    config = load_campaign_config({**smoke, "md": {**smoke["md"], "replicas": 1},
+                                   "budget": {"max_md_replicas": 1}})
+    campaign = Campaign(config, tmp_path / "c")
+    ledger = campaign.ledger
+    ledger.set_iteration(1)
+    ledger.record_sampling(1, [{"smiles": "*OCCOC*", "canonical": "*CCOCO*"},
+                               {"smiles": "*CCCO*", "canonical": "*CCCO*"}], draws=2, accepted=2)
+    ledger.begin_run("local", {})
+    with ParslSession(config.site, campaign.folder / "parsl") as session:
+        campaign.scheduler = Scheduler(ledger, session, campaign.folder / "tasks")
+        MdEvaluator(campaign).run(1, ledger.candidates(1))
+    assert campaign.out_of_budget
+    assert len(ledger.tasks("build")) == 1 and len(ledger.tasks("md", status="done")) == 1
+    first, second = ledger.candidates(1)
+    assert ledger.aggregate(first["id"], "md")["n_finished"] == 1
+    assert ledger.aggregate(second["id"]) is None  # never evaluated: no aggregate, no failure
+    assert "MD budget of 1 replica runs spent" in ledger.events("budget")[0]["message"]
