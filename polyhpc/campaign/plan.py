@@ -30,7 +30,7 @@ def md_replicas_per_iteration(config: CampaignConfig, replicas: int) -> list[int
 
 
 def read_rate(source: str | float) -> float:
-    """ns/day from a number or a ``polyhpc bench md --json`` report file."""
+    """ns/day from a number or the ``report.json`` that ``polyhpc bench md`` writes."""
     try:
         value = float(source)
     except (TypeError, ValueError):
@@ -39,10 +39,11 @@ def read_rate(source: str | float) -> float:
             report = json.loads(path.read_text())
             value = float(report["polyhpc"]["ns_per_day"])
         except FileNotFoundError:
-            raise ConfigError(f"--rate {path}: no such file; run `polyhpc bench md --json > "
-                              f"{path}` or give a number in ns/day") from None
+            raise ConfigError(f"--rate {path}: no such file; run `polyhpc bench md` (it writes "
+                              ".polyhpc-bench/md/report.json) or give a number in ns/day") \
+                from None
         except (ValueError, KeyError, TypeError):
-            raise ConfigError(f"--rate {path}: not a `polyhpc bench md --json` report") from None
+            raise ConfigError(f"--rate {path}: not a `polyhpc bench md` report") from None
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"--rate: {value} ns/day is not a positive speed")
     return value

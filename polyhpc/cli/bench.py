@@ -158,7 +158,10 @@ def bench_md(smiles, data_file, profile, steps, threads, workdir, compare_ff, eq
                 f"  {Path(r.workdir).name} {r.name} {r.status} {r.wall_s:.0f} s", err=True))
         _emit(report, as_json, format_compare(report))
         return
+    from polyhpc.fileio import finite_json, write_json_atomic
     from polyhpc.md.bench import format_report, run_md_benchmark
 
     report = run_md_benchmark(workdir, _profile(profile), smiles, data_file, steps, threads)
-    _emit(report, as_json, format_report(report))
+    # `polyhpc campaign plan --rate` reads the measured speed from here
+    saved = write_json_atomic(Path(workdir) / "report.json", finite_json(report))
+    _emit(report, as_json, format_report(report) + f"\nsaved {saved} (campaign plan --rate)")

@@ -165,7 +165,8 @@ def campaign_report(folder, out, as_json) -> None:
 @campaign.command("plan")
 @click.argument("config_path", metavar="CONFIG")
 @click.option("--rate", default=".polyhpc-bench/md/report.json", show_default=True,
-              help="Speed of one replica run: ns/day, or a `polyhpc bench md --json` report.")
+              help="Speed of one replica run: ns/day, or the report.json `polyhpc bench md` "
+                   "writes.")
 @click.option("--gpus", type=click.IntRange(min=0), default=0, show_default=True,
               help="GPUs to plan for (0: CPU cores, md.threads per replica).")
 @click.option("--runs-per-gpu", type=click.IntRange(min=1),
@@ -177,8 +178,8 @@ def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, as_json) -
     r"""MD nanoseconds, core- or GPU-hours, wall time and SLURM blocks of CONFIG.
 
     \b
-    polyhpc bench md --json > .polyhpc-bench/md/report.json   # measure this machine
-    polyhpc campaign plan paper                               # on CPU cores
+    polyhpc bench md                      # measures this machine: .polyhpc-bench/md/report.json
+    polyhpc campaign plan paper           # on CPU cores at that speed
     polyhpc campaign plan paper --gpus 8 --rate 100 --runs-per-gpu 4
     """
     from polyhpc.campaign.config import load_campaign_config
