@@ -11,22 +11,11 @@ its worker, so nothing of a killed campaign keeps running or writing.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import sys
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(sig: int = signal.SIGTERM) -> bool:
-    """Ask the kernel to send ``sig`` to this process when its parent exits (Linux only)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-    except (OSError, AttributeError):  # not Linux: nothing to ask for
-        return False
+from polyhpc.lifetime import die_with_parent
 
 
 def main(argv: list[str] | None = None) -> int:

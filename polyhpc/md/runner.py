@@ -14,7 +14,6 @@ worker leaves no orphaned LAMMPS behind.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from polyhpc.errors import MissingDependencyError
+from polyhpc.lifetime import die_with_parent
 
 _PERFORMANCE = re.compile(r"Performance:\s+([0-9.eE+-]+)\s+ns/day")
 _NONFINITE = re.compile(r"(^|\s)[-+]?(nan|inf)(\s|$)", re.IGNORECASE)
@@ -34,7 +34,6 @@ _NONFINITE = re.compile(r"(^|\s)[-+]?(nan|inf)(\s|$)", re.IGNORECASE)
 #: command holds ``$(step)``, the printed line a number).
 TIMEOUT_MARK = "polyhpc: stopped by the time budget at step"
 _TIMED_OUT = re.compile(r"^" + re.escape(TIMEOUT_MARK) + r" \d+", re.MULTILINE)
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -158,10 +157,7 @@ def finished_before(workdir: Path, name: str, outputs: tuple[str, ...]) -> bool:
 def _die_with_parent(parent: int) -> Callable[[], None]:
     """``preexec_fn`` for Linux: SIGTERM to the child when its parent dies."""
     def set_signal() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
+        if not die_with_parent(signal.SIGTERM):
             return
         if os.getppid() != parent:  # the parent died before prctl took effect
             os.kill(os.getpid(), signal.SIGTERM)
