@@ -272,13 +272,13 @@ class Campaign:
         return known
 
     def _sample(self, it: int, checkpoint: dict) -> None:
-        from polyhpc.campaign.tasks import sha256_of
+        from polyhpc.fileio import sha256_file
 
         row = self.ledger.iteration(it)
         if row["accepted"] is not None:
             return
         path = Path(checkpoint["path"])
-        if not path.is_file() or sha256_of(path) != checkpoint["sha256"]:
+        if not path.is_file() or sha256_file(path) != checkpoint["sha256"]:
             raise CampaignError(f"the generator checkpoint of iteration {it} ({path}) is "
                                 "missing or changed since the ledger recorded it")
         seed = self.seed("sample", it)

@@ -14,7 +14,6 @@ end times) for the ledger's task table.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -22,16 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from polyhpc.fileio import finite_json, write_json_atomic
-
-
-def sha256_of(path: Path | str) -> str:
-    """sha256 of a file (model checkpoints are recorded with it)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from polyhpc.fileio import finite_json, sha256_file, write_json_atomic
 
 
 def _where() -> dict:
@@ -77,7 +67,7 @@ def _train(spec: dict) -> dict:
     out = Path(spec["out"])
     init = Path(spec["init"]) if spec.get("init") else None
     report = train_generator(frame, config, out, init=init, resume=True)
-    return {"checkpoint": str(out), "sha256": sha256_of(out),
+    return {"checkpoint": str(out), "sha256": sha256_file(out),
             "iterations": report.iterations, "final_train_loss": report.final_train_loss,
             "final_validation_loss": report.final_validation_loss, "wall_s": report.wall_s,
             "n_parameters": report.n_parameters, "data_summary": report.data_summary}
@@ -152,7 +142,7 @@ def _surrogate_train(spec: dict) -> dict:
             frame = pd.concat([frame, extra], ignore_index=True)
     model = train_surrogate(frame, load_config(spec["config"], SurrogateConfig))
     model.save(Path(spec["out"]))
-    return {"model": spec["out"], "sha256": sha256_of(spec["out"]),
+    return {"model": spec["out"], "sha256": sha256_file(spec["out"]),
             "n_training": model.n_training, "describe": model.describe()}
 
 

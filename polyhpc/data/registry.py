@@ -13,7 +13,6 @@ The files are never copied into the repository.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import urllib.request
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyhpc.errors import DataIntegrityError, DataNotFoundError
+from polyhpc.fileio import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -89,21 +89,13 @@ def cache_dir() -> Path:
     return Path(base) / "polyhpc"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(dataset: Dataset, target: Path, timeout_s: float) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".part")
     log.info("downloading %s from %s", dataset.name, dataset.url)
     with urllib.request.urlopen(dataset.url, timeout=timeout_s) as response:
         partial.write_bytes(response.read())
-    got = _sha256(partial)
+    got = sha256_file(partial)
     if got != dataset.sha256:
         partial.unlink()
         raise DataIntegrityError(

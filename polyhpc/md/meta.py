@@ -17,7 +17,7 @@ from pathlib import Path
 
 from polyhpc.config import load_config, to_dict
 from polyhpc.errors import PolyhpcError
-from polyhpc.fileio import write_json_atomic
+from polyhpc.fileio import sha256_file, write_json_atomic
 from polyhpc.md.settings import RUN_ONLY_FIELDS, Protocol
 
 #: HTP-MD type numbering: polymer 1-89, Li 90, TFSI 91-95 (93 = N).
@@ -33,15 +33,6 @@ RUN_FILES = ("system.lmp", "meta.json", "records.json", "outcome.json", "box_ave
 
 class RunFolderError(PolyhpcError):
     """A run folder would mix two systems, protocols or seeds."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_meta(workdir: Path) -> dict:
