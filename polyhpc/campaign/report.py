@@ -67,11 +67,11 @@ def collect(ledger: Ledger) -> dict:
         agg = ledger.aggregate(c["id"], source) or ledger.aggregate(c["id"])
         replicas = [r["objective"] for r in ledger.results(c["id"], agg["source"])] \
             if agg else []
+        unstable, screen = unstable_bonds(c["smiles"])
         return {**c, "aggregate": agg, "replicas": replicas,
                 "source": agg["source"] if agg else None,
                 "winner": (c["iteration"], c["id"]) in winners,
-                "unstable": unstable_bonds(c["smiles"])[0],
-                "screen": unstable_bonds(c["smiles"])[1]}
+                "unstable": unstable, "screen": screen}
 
     iterations = []
     for row in ledger.iterations():

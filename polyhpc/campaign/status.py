@@ -42,6 +42,7 @@ def snapshot(ledger: Ledger) -> dict:
                    iterations[-1] if iterations else None)
     md = Counter(t["status"] for t in ledger.tasks("md"))
     analyses = Counter(t["status"] for t in ledger.tasks("analyze"))
+    winners = Counter(f["iteration"] for f in ledger.feedback() if f["role"] == "winner")
     per_iteration = []
     for row in iterations:
         it = row["iteration"]
@@ -54,8 +55,7 @@ def snapshot(ledger: Ledger) -> dict:
             "evaluated": len(values),
             "unbuildable": sum(c["status"] == "unbuildable" for c in candidates),
             "failed": sum(c["status"] == "failed" for c in candidates),
-            "fed_back": len([f for f in ledger.feedback() if f["iteration"] == it
-                             and f["role"] == "winner"]),
+            "fed_back": winners[it],
             "objective_min": min(values) if values else None,
             "objective_mean": sum(values) / len(values) if values else None,
             "objective_max": max(values) if values else None})
