@@ -79,6 +79,7 @@ class ParslSession:
         self.site_options = site_options
         self.dfk = None
         self._apps: dict[str, object] = {}
+        self._in_image: tuple[str, ...] = ()  # task kinds the image's Python runs
         self.config = None
 
     def __enter__(self) -> ParslSession:
@@ -96,7 +97,6 @@ class ParslSession:
         for kind, route in ROUTES.items():
             label = route if route in labels else labels[0]
             self._apps[kind] = python_app(_run_task, executors=[label])
-        self._in_image = ()
         if self.site.kind == "slurm-apptainer":
             from parsl import bash_app
 

@@ -106,7 +106,7 @@ class Scheduler:
                                 error_class=error_class or type(error).__name__,
                                 error_message=str(error)[:2000], **fields)
 
-    def drain(self, keep_going: Callable[[], bool] = lambda: True) -> None:
+    def drain(self) -> None:
         """Follow every task in flight (and those callbacks start) until none is left."""
         while self.active:
             done, _ = wait(list(self.active), timeout=self.poll_s, return_when=FIRST_COMPLETED)
