@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polyhpc.analysis.analyze import analyze_path
+from polyhpc.analysis.pipeline import analyze_path
 
 
 def main() -> None:

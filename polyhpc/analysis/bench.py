@@ -49,8 +49,8 @@ class AnalysisBenchmark:
 
 def _child(path: str, warmup: str, queue) -> None:
     from polyhpc.analysis import kernels
-    from polyhpc.analysis.analyze import analyze_path, ion_cluster_labels
     from polyhpc.analysis.io import read_lammps_dump, read_meta
+    from polyhpc.analysis.pipeline import analyze_path, ion_cluster_labels
     from polyhpc.fileio import finite_json, write_json_atomic
 
     analyze_path(Path(warmup))

@@ -22,9 +22,7 @@ from pathlib import Path
 
 from polyhpc.config import load_config, to_dict
 from polyhpc.errors import ConfigError
-from polyhpc.generate.dataset import TrainingSetConfig
-from polyhpc.generate.sample import SampleConfig
-from polyhpc.generate.train import GeneratorConfig, TrainConfig
+from polyhpc.generate.config import GeneratorConfig, SampleConfig, TrainConfig, TrainingSetConfig
 from polyhpc.surrogate.config import SurrogateConfig
 
 #: Top-level keys that may change between runs of one campaign (they decide no result).

@@ -19,7 +19,7 @@ frame is in mS/cm, converted at its edge.
 
 from __future__ import annotations
 
-from polyhpc.generate.dataset import ExtraUnits
+from polyhpc.generate.config import ExtraUnits
 
 #: What the "beats the reference" comparison reads from the ledger, per evaluator.
 SOURCES = {"md": "md", "surrogate": "surrogate", "surrogate+md": "md"}

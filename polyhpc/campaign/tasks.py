@@ -121,7 +121,7 @@ def _build(spec: dict) -> dict:
 
 
 def _analyze(spec: dict) -> dict:
-    from polyhpc.analysis.analyze import analyze_path
+    from polyhpc.analysis.pipeline import analyze_path
 
     result = analyze_path(Path(spec["workdir"]))
     write_json_atomic(Path(spec["workdir"]) / "analysis.json", finite_json(result.to_dict()))

@@ -139,7 +139,7 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
     """
     from tqdm import tqdm
 
-    from polyhpc.analysis.analyze import analyze_path, locate_inputs
+    from polyhpc.analysis.pipeline import analyze_path, locate_inputs
     from polyhpc.analysis.replicas import aggregate_replicas, replica_names, save_results
 
     overrides = {"cation_type": cation_type, "anion_type": anion_type,

@@ -268,8 +268,8 @@ def generate_search(config_path, presets, temperatures, max_iters, interval, n_s
     """Grid search: architecture x temperature x iterations, scored by the mean metric."""
     from polyhpc.config import load_config
     from polyhpc.data.htpmd import load_htpmd_train
+    from polyhpc.generate.config import GeneratorConfig
     from polyhpc.generate.search import SearchConfig, run_search
-    from polyhpc.generate.train import GeneratorConfig
 
     try:
         search = SearchConfig(presets=tuple(presets.split(",")),

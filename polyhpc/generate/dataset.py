@@ -8,7 +8,7 @@ the feedback step of a campaign builds its next set with the same function.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,31 +16,8 @@ import torch
 
 from polyhpc.chem.smiles import normalize_end_markers
 from polyhpc.data.htpmd import high_class_threshold
+from polyhpc.generate.config import TrainingSetConfig
 from polyhpc.generate.tokenizer import SmilesTokenizer
-
-
-@dataclass(frozen=True)
-class ExtraUnits:
-    """Units appended to the training set ``copies`` times with class ``label``."""
-
-    smiles: str = "*CCO*"
-    copies: int = field(default=4000, metadata={"min": 0})
-    label: int = field(default=1, metadata={"min": 0, "max": 1})
-
-
-@dataclass(frozen=True)
-class TrainingSetConfig:
-    """How the generator's training set is assembled."""
-
-    high_fraction: float = field(default=0.05, metadata={"min": 0.001, "max": 0.5})
-    # A fixed class threshold (mS/cm) instead of the high_fraction quantile: a campaign
-    # fixes it at iteration 1 so that it never moves when results are added (paper 3.1).
-    threshold_mS_per_cm: float | None = field(default=None, metadata={"min": 0.0})
-    oversample: bool = True
-    extra: tuple[ExtraUnits, ...] = (ExtraUnits(),)
-    validation_fraction: float = field(default=0.05, metadata={"min": 0.0, "max": 0.5})
-    prefix_length: int = field(default=5, metadata={"min": 1, "max": 16})
-    seed: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)

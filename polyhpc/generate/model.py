@@ -15,14 +15,7 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 from polyhpc.errors import ModelError
-
-#: Architecture presets: (n_layer, n_head, n_embd).
-PRESETS = {
-    "gpt-nano": (3, 3, 48),
-    "gpt-micro": (4, 4, 128),
-    "gpt-mini": (6, 6, 192),
-    "gpt2": (12, 12, 768),
-}
+from polyhpc.generate.config import PRESETS
 
 
 @dataclass(frozen=True)

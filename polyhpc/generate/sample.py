@@ -19,42 +19,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
 from polyhpc.chem.canonical import canonical_repeat_unit
 from polyhpc.chem.smiles import check_repeat_unit
 from polyhpc.errors import ConfigError, ModelError, PolyhpcError
+from polyhpc.generate.config import SampleConfig
 from polyhpc.generate.decode import decode
 from polyhpc.generate.model import GPT
 from polyhpc.generate.tokenizer import SmilesTokenizer, split_smiles, unit_length
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    """How candidates are drawn and filtered."""
-
-    n: int = field(default=50, metadata={"min": 1})
-    prompt: str = "11111"
-    temperature: float = field(default=1.0, metadata={"min": 1e-3})
-    top_k: int | None = field(default=40, metadata={"min": 1})
-    # PolyGen samples in training mode: dropout stays on (its pipeline never calls eval()).
-    dropout: bool = True
-    max_tokens: int | None = field(default=10, metadata={"min": 1})
-    # "reject": sample freely, reject rows over max_tokens (the paper);
-    # "budget": mask tokens so that every row ends within max_tokens (see decode.py).
-    decoding: str = field(default="reject", metadata={"choices": ("reject", "budget")})
-    # Unit lengths asked of a length-conditioned model, drawn uniformly per row;
-    # empty: 1 .. max_tokens. Ignored by other models.
-    lengths: tuple[int, ...] = field(default=(), metadata={"min": 1, "max": 1024})
-    batch_size: int = field(default=500, metadata={"min": 1})
-    max_draws: int = field(default=200_000, metadata={"min": 1})
-    # Stability and synthesizability screen (polyhpc.chem.stability): off reproduces the paper.
-    stability: bool = False
-    stability_rules: tuple[str, ...] = ()  # empty: every rule
-    sa_threshold: float = field(default=5.0, metadata={"min": 1.0, "max": 10.0})
-    seed: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)

@@ -17,60 +17,22 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from polyhpc.errors import ModelError
-from polyhpc.generate.dataset import (
-    SequenceBatches,
-    TrainingSetConfig,
-    build_training_set,
-)
-from polyhpc.generate.model import GPT, PRESETS, GPTConfig
+from polyhpc.generate.config import GeneratorConfig, TrainConfig
+from polyhpc.generate.dataset import SequenceBatches, build_training_set
+from polyhpc.generate.model import GPT, GPTConfig
 from polyhpc.generate.tokenizer import SmilesTokenizer
 
 log = logging.getLogger(__name__)
 # 2: optional length conditioning (model_config.length_embedding, length tokens, train keys)
 CHECKPOINT_FORMAT = "polyhpc-generator-2"
 READABLE_FORMATS = ("polyhpc-generator-1", CHECKPOINT_FORMAT)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimizer and loop settings (defaults: the seed paper's minGPT setup)."""
-
-    preset: str = field(default="gpt-nano", metadata={"choices": tuple(PRESETS)})
-    block_size: int = field(default=64, metadata={"min": 8, "max": 1024})
-    dropout: float = field(default=0.1, metadata={"min": 0.0, "max": 0.9})
-    # Length conditioning (not in the paper): "prompt" adds a length token after the class
-    # tokens; "countdown" adds the remaining unit length to every position's embedding.
-    length_conditioning: str = field(default="none",
-                                     metadata={"choices": ("none", "prompt", "countdown")})
-    # Length tokens / embeddings: lengths 0 .. max_length - 2, and one for all longer units.
-    max_length: int = field(default=48, metadata={"min": 2, "max": 1024})
-    max_iters: int = field(default=6000, metadata={"min": 1})
-    batch_size: int = field(default=64, metadata={"min": 1})
-    learning_rate: float = field(default=5e-4, metadata={"min": 0.0})
-    betas: tuple[float, float] = field(default=(0.9, 0.95),
-                                       metadata={"min": 0.0, "max": 1.0, "max_open": True})
-    weight_decay: float = field(default=0.1, metadata={"min": 0.0})
-    grad_norm_clip: float = field(default=1.0, metadata={"min": 0.0})
-    eval_interval: int = field(default=500, metadata={"min": 1})
-    checkpoint_interval: int = field(default=1000, metadata={"min": 1})
-    device: str = field(default="auto", metadata={"choices": ("auto", "cpu", "cuda")})
-    threads: int | None = field(default=None, metadata={"min": 1})
-    seed: int = field(default=0, metadata={"min": 0})
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Everything ``polyhpc generate train`` reads from its YAML config."""
-
-    data: TrainingSetConfig = TrainingSetConfig()
-    train: TrainConfig = TrainConfig()
 
 
 @dataclass

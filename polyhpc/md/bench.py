@@ -125,7 +125,7 @@ def compare_force_fields(workdir: Path, protocol: Protocol, eqfactor: float = 0.
                              for k in ("atoms", "chains", "degree_of_polymerization",
                                        "ion_pairs", "molality_mol_per_kg")}
             if production_ps > 0:
-                from polyhpc.analysis.analyze import analyze_path
+                from polyhpc.analysis.pipeline import analyze_path
 
                 result = analyze_path(folder)
                 run["conductivity_S_per_cm"] = float(result.conductivity)

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from polyhpc.analysis.analyze import analyze_path
 from polyhpc.analysis.bench import STAGES, AnalysisBenchmark, format_table
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.analysis.results import PROPERTIES
 from polyhpc.cli import main
 

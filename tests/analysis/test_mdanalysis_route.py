@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from polyhpc.analysis.analyze import analyze_path
+from polyhpc.analysis.pipeline import analyze_path
 
 
 def _write_data_file(path, ids, mols, types, masses, charges, box):

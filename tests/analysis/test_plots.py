@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from polyhpc.analysis.analyze import analyze_path
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.analysis.plots import msd_figure, plot_msd, plot_population, population_figure
 from polyhpc.analysis.results import Provenance
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from polyhpc.analysis.analyze import analyze_path
 from polyhpc.analysis.io import TrajectoryMeta, read_lammps_dump, read_meta
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.analysis.synthetic import write_synthetic_dump
 from polyhpc.cli import main
 from polyhpc.errors import TrajectoryError

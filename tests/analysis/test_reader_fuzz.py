@@ -26,8 +26,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from polyhpc.analysis.analyze import analyze_path
 from polyhpc.analysis.io import read_lammps_dump, read_meta
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.errors import PolyhpcError
 from tests import naive
 from tests.conftest import TRAJECTORY

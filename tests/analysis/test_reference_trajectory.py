@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from polyhpc.analysis.analyze import analyze_path, ion_cluster_labels
 from polyhpc.analysis.io import read_lammps_dump, read_meta
 from polyhpc.analysis.kernels import cluster_populations
+from polyhpc.analysis.pipeline import analyze_path, ion_cluster_labels
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from polyhpc.analysis.analyze import analyze_path
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.analysis.synthetic import write_synthetic_dump
 from polyhpc.cli import main
 

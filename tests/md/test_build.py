@@ -301,7 +301,7 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     """
     import hashlib
 
-    from polyhpc.analysis.analyze import analyze_path
+    from polyhpc.analysis.pipeline import analyze_path
 
     out = tmp_path / "peo"
     result = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),

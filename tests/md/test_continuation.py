@@ -92,7 +92,7 @@ def _alive(pid):
 
 
 def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_path):
-    from polyhpc.analysis.analyze import analyze_path
+    from polyhpc.analysis.pipeline import analyze_path
 
     rep = _without_production(equilibrated, tmp_path / "killed")
     driver = subprocess.Popen([POLYHPC, "md", "run", str(rep), "--threads", "1"],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from polyhpc.analysis.analyze import analyze_path
+from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.errors import MissingDependencyError
 from polyhpc.md.protocol import load_protocol, render_input
 from polyhpc.md.runner import diagnose_log, find_lmp, run_lammps
