@@ -40,3 +40,13 @@ class ModelError(PolyhpcError):
 
 class MissingDependencyError(PolyhpcError):
     """An optional dependency is missing; the message names how to install it."""
+
+
+class RunFailedError(PolyhpcError):
+    """A run ended without its result (every replica failed, no reference): exit code 3.
+
+    Bad input is exit code 2; a run that was started and failed, or stopped with work
+    left, is 3, so scripts can tell them apart.
+    """
+
+    exit_code = 3

@@ -74,13 +74,45 @@ def check_replicas(results: list[TransportResult], names: list[str] | None = Non
             + "; ".join(differences) + ". Analyze different systems in separate calls")
 
 
+#: The one NaN policy of replica aggregation (``polyhpc analyze A B ...`` and the campaign).
+NAN_POLICY = (
+    "a property's mean and std are over the replicas in which it is defined: a replica "
+    "where it is undefined (NaN, e.g. a transference number without any charged cluster) "
+    "is left out of that property only, and the count says over how many replicas it is; "
+    "a property undefined in every replica is undefined")
+
+
+def replica_statistics(values) -> tuple[float, float, int]:
+    """Mean, sample std (ddof=1) and count of the finite values of one property.
+
+    The policy is :data:`NAN_POLICY`: undefined values (None, NaN, infinities) are left
+    out, because an undefined value says the property does not exist in that trajectory,
+    not that the other replicas' values are wrong (making the mean NaN would discard the
+    valid replicas for one undefined one). No finite value gives a NaN mean; fewer than two
+    give a NaN std.
+    """
+    finite = np.array([v for v in values if v is not None and math.isfinite(v)], np.float64)
+    mean = float(finite.mean()) if len(finite) else math.nan
+    std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+    return mean, std, len(finite)
+
+
+def aggregate_properties(rows: list[dict]) -> tuple[dict, dict, dict]:
+    """Per-property ``mean``, ``std`` and ``n`` over replicas' property dicts."""
+    mean, std, count = {}, {}, {}
+    for name in PROPERTIES:
+        mean[name], std[name], count[name] = replica_statistics([r.get(name) for r in rows])
+    return mean, std, count
+
+
 @dataclass(frozen=True)
 class ReplicaSummary:
     """Mean and sample standard deviation of each property over replicas.
 
-    ``notes`` says why a mean or std is missing (``std``: one replica; a
-    property: the replicas' own reasons); ``values`` keeps every replica's
-    value, in the order of ``names``.
+    Aggregated by :func:`aggregate_properties` (the policy is :data:`NAN_POLICY`): ``n``
+    says over how many replicas each property's mean is. ``notes`` says why a mean or std
+    is missing or over fewer replicas (``std``: one replica; a property: the replicas'
+    own reasons); ``values`` keeps every replica's value, in the order of ``names``.
     """
 
     n_replicas: int
@@ -91,10 +123,12 @@ class ReplicaSummary:
     values: dict[str, list[float]] = field(default_factory=dict)
     provenance: Provenance = field(default_factory=Provenance)
     notes: dict[str, str] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return {"n_replicas": self.n_replicas, "mean": self.mean, "std": self.std,
+                "n": self.n, "nan_policy": NAN_POLICY,
                 "sources": list(self.sources), "names": list(self.names),
                 "values": self.values, "provenance": self.provenance.to_dict(),
                 "notes": self.notes, "units": UNITS}
@@ -104,21 +138,24 @@ def aggregate_replicas(results: list[TransportResult],
                        names: list[str] | None = None) -> ReplicaSummary:
     """Replica mean ± std (ddof=1) of every property, after :func:`check_replicas`.
 
-    A property that is NaN in any replica has a NaN mean; the replicas' notes
-    (why a value is NaN or zero) are kept in ``notes``; a single replica has
-    no standard deviation.
+    A property undefined (NaN) in some replicas is averaged over the others
+    (:data:`NAN_POLICY`); its note names the replicas left out and why; a single
+    replica has no standard deviation.
     """
     if not results:
         raise ValueError("no results to aggregate")
     names = list(names or [r.source for r in results])
     check_replicas(results, names)
-    mean, std, values, notes = {}, {}, {}, {}
+    rows = [{name: getattr(r, name) for name in PROPERTIES} for r in results]
+    mean, std, count = aggregate_properties(rows)
+    values, notes = {}, {}
     for name in PROPERTIES:
-        column = np.array([getattr(r, name) for r in results], dtype=np.float64)
-        values[name] = column.tolist()
-        mean[name] = float(column.mean())
-        std[name] = float(column.std(ddof=1)) if len(column) > 1 else math.nan
+        values[name] = [row[name] for row in rows]
         reasons = sorted({r.note(name) for r in results if r.note(name)})
+        if 0 < count[name] < len(results):
+            left_out = [n for n, v in zip(names, values[name], strict=True) if not math.isfinite(v)]
+            reasons.insert(0, f"over {count[name]} of {len(results)} replicas (undefined in "
+                              f"{', '.join(left_out)})")
         if reasons:
             notes[name] = "; ".join(reasons)
     if len(results) == 1:
@@ -127,7 +164,7 @@ def aggregate_replicas(results: list[TransportResult],
     shared = Provenance(first.mol_smiles, first.poly_smiles, first.protocol, first.deviations,
                         first.protocol_sha256, first.force_field, first.force_field_file)
     return ReplicaSummary(len(results), mean, std, tuple(r.source for r in results),
-                          tuple(names), values, shared, notes)
+                          tuple(names), values, shared, notes, count)
 
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+=@-]+")

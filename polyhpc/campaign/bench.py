@@ -15,20 +15,21 @@ def run_overhead_benchmark(workdir: Path, n_tasks: int = 1000, workers: int = 2,
     """
     from polyhpc.campaign.apps import ParslSession
     from polyhpc.campaign.config import SiteConfig
+    from polyhpc.campaign.specs import NoopSpec
 
     workdir = Path(workdir)
     site = site or SiteConfig(kind="local", max_workers=workers)
     began = time.perf_counter()
     with ParslSession(site, workdir / "parsl") as s:
-        s.submit("noop", {"value": -1}).result()  # the block is up once one task ran
+        s.submit("noop", NoopSpec(-1)).result()  # the block is up once one task ran
         startup = time.perf_counter() - began
         start = time.perf_counter()
-        futures = [s.submit("noop", {"value": i}) for i in range(n_tasks)]
-        values = [f.result()["value"] for f in futures]
+        futures = [s.submit("noop", NoopSpec(i)) for i in range(n_tasks)]
+        values = [f.result()["outcome"]["value"] for f in futures]
         batch = time.perf_counter() - start
         start = time.perf_counter()
         for i in range(round_trips):
-            s.submit("noop", {"value": i}).result()
+            s.submit("noop", NoopSpec(i)).result()
         single = time.perf_counter() - start
     if values != list(range(n_tasks)):
         raise RuntimeError("tasks returned wrong values")

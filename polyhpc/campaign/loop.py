@@ -4,7 +4,9 @@
 ledger (:mod:`polyhpc.campaign.store`) says what is already done, so calling
 it again continues a stopped campaign where it stopped: a finished task is
 never rerun, an unfinished MD replica continues at its LAMMPS stage (its
-folder keeps the restart chain), a task without a result runs again.
+folder keeps the restart chain), a task without a result runs again. One
+driver at a time: a second one on the same folder is refused
+(:mod:`polyhpc.campaign.driverlock`).
 
 One iteration:
 
@@ -14,7 +16,8 @@ One iteration:
 2. **Sample** N candidates: valid, short, unique by identity and novel against
    the training set and every earlier candidate of this campaign.
 3. **Evaluate** them (and, once per campaign, the reference PEO with the same
-   evaluator): MD replicas, the surrogate, or the surrogate's picks by MD.
+   evaluator): MD replicas, the surrogate, or the surrogate's picks by MD
+   (:mod:`polyhpc.campaign.evaluate`).
 4. **Feed back** the reference and every candidate whose mean beats it.
 """
 
@@ -23,30 +26,31 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
-from polyhpc.campaign import evaluate as ev
 from polyhpc.campaign import feedback as fb
 from polyhpc.campaign.config import (
     MUTABLE_KEYS,
+    RESOLVED_KEYS,
     CampaignConfig,
+    campaign_identity,
+    campaign_protocol,
     changed_keys,
     check_campaign_config,
-    config_hash,
-    identity,
+    force_field_path,
+    identity_hash,
 )
+from polyhpc.campaign.driverlock import DriverLock, check_folder
+from polyhpc.campaign.evaluate import Budget, EvaluationContext, SeedStreams, make_evaluator
 from polyhpc.campaign.scheduler import CampaignError, Scheduler
+from polyhpc.campaign.specs import SampleSpec, TrainSpec
 from polyhpc.campaign.store import LEDGER_NAME, Ledger
 from polyhpc.config import to_dict
-from polyhpc.errors import ConfigError
+from polyhpc.errors import ConfigError, RunFailedError
 
 log = logging.getLogger(__name__)
-
-#: Seed streams of a campaign (one SeedSequence entry each).
-_STREAMS = {"train": 1, "sample": 2, "md": 3, "surrogate": 4}
 
 
 def versions() -> dict:
@@ -68,6 +72,24 @@ def versions() -> dict:
             "lammps": lmp_header()}
 
 
+def _describe_resolved(keys: list[str], stored: dict, given: dict) -> str:
+    """What changed in the MD protocol or the force-field file, in a person's words."""
+    parts = []
+    protocol = [k for k in keys if k.startswith("md_protocol.")]
+    if protocol:
+        name = stored.get("md_protocol", {}).get("name")
+        settings = [k.removeprefix("md_protocol.settings.") for k in protocol
+                    if k.startswith("md_protocol.settings.")]
+        parts.append(f"the MD profile {name!r} changed since the campaign started "
+                     f"({', '.join(settings[:6]) or 'its settings'})")
+    if any(k.startswith("force_field.") for k in keys):
+        old, new = stored.get("force_field", {}), given.get("force_field", {})
+        parts.append(f"the force-field file {new.get('file')} changed since the campaign "
+                     f"started (sha256 {str(old.get('sha256'))[:12]} -> "
+                     f"{str(new.get('sha256'))[:12]})")
+    return "; ".join(parts)
+
+
 def open_ledger(config: CampaignConfig, folder: Path, source: str | None = None) \
         -> tuple[Ledger, CampaignConfig]:
     """The campaign's ledger and the config to run: new folders get a new ledger.
@@ -75,26 +97,37 @@ def open_ledger(config: CampaignConfig, folder: Path, source: str | None = None)
     An existing campaign continues only with its own settings. When its YAML text
     (``source``) is unchanged but polyhpc's defaults have moved since it started, it keeps
     the values it started with (and the ledger says which); an edited config is refused.
+    An edited MD profile or force-field file is always refused, naming what changed.
 
     Raises
     ------
     ConfigError
-        The folder holds a campaign with another config (the changed keys are named),
+        The folder holds a campaign with another config, profile or force field (named),
         or files that are not a campaign's.
     """
     from polyhpc.config import load_config
 
     folder = Path(folder)
+    check_folder(folder)
+    given = campaign_identity(config)
     if (folder / LEDGER_NAME).exists():
         ledger = Ledger.open(folder)
-        if ledger.meta("config_hash") == config_hash(config):
+        if ledger.meta("config_hash") == identity_hash(given):
             return ledger, config
         stored = ledger.meta("identity") or {}
-        keys = changed_keys(stored, identity(config))
+        keys = changed_keys(stored, given)
+        resolved = [k for k in keys if k.split(".")[0] in RESOLVED_KEYS]
+        if resolved:
+            ledger.close()
+            raise ConfigError(f"{folder}: {_describe_resolved(resolved, stored, given)}; its "
+                              "results would not be comparable: restore it, or start a new "
+                              "--dir")
         if source is not None and source == ledger.meta("source"):
             mutable = {k: v for k, v in to_dict(config).items() if k in MUTABLE_KEYS}
+            started = {k: v for k, v in stored.items() if k not in RESOLVED_KEYS}
             try:
-                kept = check_campaign_config(load_config({**stored, **mutable}, CampaignConfig))
+                kept = check_campaign_config(load_config({**started, **mutable},
+                                                         CampaignConfig))
             except ConfigError as exc:
                 ledger.close()
                 raise ConfigError(f"{folder}: this polyhpc cannot read the settings the "
@@ -107,11 +140,8 @@ def open_ledger(config: CampaignConfig, folder: Path, source: str | None = None)
             f"{folder} holds a campaign started with another config (changed: "
             f"{', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}); rerun it with its "
             "own config or start a new --dir")
-    if folder.exists() and any(p.name != LEDGER_NAME + ".new" for p in folder.iterdir()):
-        raise ConfigError(f"{folder} is not empty and holds no campaign ledger: choose a new "
-                          "or empty --dir")
-    ledger = Ledger.create(folder, {"config": to_dict(config), "identity": identity(config),
-                                    "config_hash": config_hash(config), "seed": config.seed,
+    ledger = Ledger.create(folder, {"config": to_dict(config), "identity": given,
+                                    "config_hash": identity_hash(given), "seed": config.seed,
                                     "source": source, "versions": versions()})
     return ledger, config
 
@@ -126,33 +156,61 @@ class Campaign:
         The campaign folder (ledger, Parsl run folder, per-iteration work folders).
     notify : callable, optional
         Called with no arguments after every state change (the CLI prints progress).
+    source : str, optional
+        The config's YAML text (see :func:`open_ledger`).
+    dfk : parsl.DataFlowKernel, optional
+        Run in this already loaded DataFlowKernel instead of loading the site's config.
     """
 
     def __init__(self, config: CampaignConfig, folder: Path,
-                 notify: Callable[[], None] | None = None, source: str | None = None):
+                 notify: Callable[[], None] | None = None, source: str | None = None,
+                 dfk=None):
         from polyhpc.data.registry import resolve
-        from polyhpc.md.protocol import load_protocol
-        from polyhpc.resources import resolve_yaml
+        from polyhpc.fileio import sha256_file
 
-        self.config = config
         self.folder = Path(folder).resolve()
         # fail before anything is written: the data every task needs must be there
         resolve(config.dataset)
         if config.evaluator.kind != "md":
             resolve("htpmd-properties")
+        check_folder(self.folder)
+        self.lock = DriverLock(self.folder)
+        try:
+            self.ledger, self.config = open_ledger(config, self.folder, source)
+        except BaseException:
+            self.lock.release()
+            raise
         self.notify = notify or (lambda: None)
-        self.ledger, self.config = open_ledger(config, self.folder, source)
-        self.profile_path = resolve_yaml(self.config.md.profile, "md", option="md.profile")
-        self.protocol = load_protocol(self.profile_path)
-        self.replicas = self.config.md.replicas or self.protocol.replicas
-        self.scheduler: Scheduler | None = None
-        self.out_of_budget = False
+        self.dfk = dfk
+        self.protocol = campaign_protocol(self.config)
+        frc = force_field_path(self.config)
+        self.seeds = SeedStreams(self.config.seed)
+        self.budget = Budget(self.ledger, self.config.budget.max_hours,
+                             self.config.budget.max_md_replicas)
+        self.context = EvaluationContext(
+            ledger=self.ledger, scheduler=None, config=self.config, protocol=self.protocol,
+            frc=frc, frc_sha256=sha256_file(frc), seeds=self.seeds, budget=self.budget)
+
+    def close(self) -> None:
+        """Close the ledger and let another driver run this campaign."""
+        self.ledger.close()
+        self.lock.release()
+
+    @property
+    def out_of_budget(self) -> bool:
+        """Whether a budget limit stopped the campaign."""
+        return self.budget.exhausted
 
     # ------------------------------------------------------------------ run
     def run(self) -> str:
-        """Run or continue the campaign; return how it ended ("finished", "budget")."""
-        from polyhpc.campaign.apps import ParslSession
+        """Run or continue the campaign; return how it ended ("finished", "budget").
 
+        Raises
+        ------
+        RunFailedError
+            An iteration evaluated nothing (every candidate's runs failed), or the
+            reference has no result: the ledger says why, the run is recorded failed.
+        """
         c = self.config
         self.ledger.begin_run(c.site.kind, to_dict(c))
         self.ledger.set_meta("config", to_dict(c))
@@ -162,20 +220,17 @@ class Campaign:
                                         "are queued again")
         status = "failed"
         try:
-            cores = c.md.threads * c.md.mpi_ranks
-            with ParslSession(c.site, self.folder / "parsl", cores_per_task=cores) as session:
-                self.scheduler = Scheduler(self.ledger, session, self.folder / "tasks",
-                                           self.notify)
+            with self.session():
                 for iteration in range(1, c.iterations + 1):
                     row = self.ledger.iteration(iteration)
                     if row is not None and row["status"] == "done":
                         continue
-                    if self.budget_spent():
+                    if self.budget.time_spent():
                         break
                     self._iteration(iteration)
-                    if self.out_of_budget:
+                    if self.budget.exhausted:
                         break
-                status = "budget" if self.out_of_budget else "finished"
+                status = "budget" if self.budget.exhausted else "finished"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -184,33 +239,43 @@ class Campaign:
             self.notify()
         return status
 
+    @contextmanager
+    def session(self) -> Iterator[EvaluationContext]:
+        """The site's Parsl session and a scheduler on it: the evaluators' context.
+
+        :meth:`run` works inside it; a test or a notebook can hand the context to an
+        evaluator directly (``MdEvaluator(context).run(...)``).
+        """
+        from polyhpc.campaign.apps import ParslSession
+
+        c = self.config
+        if self.ledger.run_id is None:
+            self.ledger.begin_run(c.site.kind, to_dict(c))
+        with ParslSession(c.site, self.folder / "parsl", c.md.threads * c.md.mpi_ranks,
+                          dfk=self.dfk) as parsl_session:
+            self.context.scheduler = Scheduler(
+                self.ledger, parsl_session, self.folder / "tasks", self.notify,
+                max_infra_retries=c.site.max_infra_retries)
+            try:
+                yield self.context
+            finally:
+                self.context.scheduler = None
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The scheduler of the running session (None outside :meth:`run`)."""
+        return self.context.scheduler
+
     def _iteration(self, it: int) -> None:
         self.ledger.set_iteration(it)
         threshold = self._threshold()
         checkpoint = self._train(it, threshold)
         self._sample(it, checkpoint)
         self._evaluate(it)
-        if not self.out_of_budget:
+        if not self.budget.exhausted:
+            self._check_evaluated(it)
             self._feed_back(it)
             self.ledger.set_iteration(it, status="done", finished_at=time.time())
-
-    def seed(self, stream: str, *keys: int) -> int:
-        """A seed of the campaign's ``stream`` for ``keys`` (iteration, candidate, attempt)."""
-        state = np.random.SeedSequence([self.config.seed, _STREAMS[stream], *keys])
-        return int(state.generate_state(1)[0] % (2**31 - 1))
-
-    def budget_spent(self) -> bool:
-        """Whether the time budget is spent (checked before every iteration and replica)."""
-        hours = self.config.budget.max_hours
-        if hours is None:
-            return False
-        now = time.time()
-        spent = sum((r["ended_at"] or now) - r["started_at"] for r in self.ledger.runs())
-        if spent / 3600.0 >= hours:
-            if not self.out_of_budget:
-                self.ledger.event("budget", f"time budget of {hours} h spent")
-            self.out_of_budget = True
-        return self.out_of_budget
 
     # ------------------------------------------------------------------ train, sample
     def _threshold(self) -> float:
@@ -236,7 +301,7 @@ class Campaign:
         if recorded is not None:
             return recorded
         g = self.config.generator
-        seed = self.seed("train", it)
+        seed = self.seeds.seed("train", it)
         self.ledger.set_iteration(it, status="training", train_seed=seed)
         if it == 1:
             extra = g.data.extra
@@ -244,20 +309,23 @@ class Campaign:
             extra = fb.extra_units(self.ledger.feedback(before=it),
                                    self.config.feedback.copies_total, self.config.feedback.label)
         config = g.generator_config(threshold_mS_per_cm=threshold, extra=extra)
-        init = None
         train = dataclasses.replace(config.train, seed=seed)
+        init = None
         if g.mode == "finetune" and it > 1:
-            init = self.ledger.checkpoint(it - 1, "generator")["path"]
+            init = self.ledger.checkpoint(it - 1, "generator")
             train = dataclasses.replace(train, max_iters=g.finetune_iters)
-        config = dataclasses.replace(config, train=train)
-        spec = {"dataset": self.config.dataset, "config": to_dict(config), "init": init,
-                "out": str(self.folder / f"iter{it:02d}" / "train" / "model.pt")}
-        result = self.scheduler.run_one("train", it, spec, f"training the generator of "
-                                                           f"iteration {it}")
-        info = {k: result[k] for k in ("iterations", "final_train_loss", "final_validation_loss",
-                                       "wall_s", "n_parameters")}
-        self.ledger.add_checkpoint(it, "generator", result["checkpoint"], result["sha256"], info)
-        self.ledger.set_iteration(it, training=result["data_summary"],
+        spec = TrainSpec(dataset=self.config.dataset,
+                         config=dataclasses.replace(config, train=train),
+                         out=str(self.folder / f"iter{it:02d}" / "train" / "model.pt"),
+                         init=init["path"] if init else None,
+                         init_sha256=init["sha256"] if init else None)
+        outcome = self.scheduler.run_one("train", it, spec,
+                                         f"training the generator of iteration {it}")
+        info = {k: getattr(outcome, k) for k in ("iterations", "final_train_loss",
+                                                 "final_validation_loss", "wall_s",
+                                                 "n_parameters")}
+        self.ledger.add_checkpoint(it, "generator", outcome.checkpoint, outcome.sha256, info)
+        self.ledger.set_iteration(it, training=outcome.data_summary,
                                   threshold_mS_per_cm=threshold)
         return self.ledger.checkpoint(it, "generator")
 
@@ -272,33 +340,26 @@ class Campaign:
         return known
 
     def _sample(self, it: int, checkpoint: dict) -> None:
-        from polyhpc.fileio import sha256_file
-
         row = self.ledger.iteration(it)
         if row["accepted"] is not None:
             return
-        path = Path(checkpoint["path"])
-        if not path.is_file() or sha256_file(path) != checkpoint["sha256"]:
-            raise CampaignError(f"the generator checkpoint of iteration {it} ({path}) is "
-                                "missing or changed since the ledger recorded it")
-        seed = self.seed("sample", it)
+        seed = self.seeds.seed("sample", it)
         self.ledger.set_iteration(it, status="sampling", sample_seed=seed)
         folder = self.folder / f"iter{it:02d}" / "sample"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "known.txt").write_text("\n".join(self._known_units(it)) + "\n")
         sampling = dataclasses.replace(self.config.sampling, seed=seed)
-        spec = {"checkpoint": str(path), "known": str(folder / "known.txt"),
-                "sampling": to_dict(sampling)}
-        report = self.scheduler.run_one("sample", it, spec, f"sampling iteration {it}")
-        accepted = report["candidates"]
-        per = report.get("draws_per_candidate", report["draws"] / len(accepted)
-                         if accepted else None)
-        self.ledger.record_sampling(it, accepted, draws=report["draws"], accepted=len(accepted),
-                                    draws_per_candidate=per, rejected=report["rejected"],
-                                    sampling=report["config"], status="evaluating")
-        if not report["reached"]:
+        spec = SampleSpec(checkpoint=checkpoint["path"], checkpoint_sha256=checkpoint["sha256"],
+                          known=str(folder / "known.txt"), sampling=sampling)
+        outcome = self.scheduler.run_one("sample", it, spec, f"sampling iteration {it}")
+        accepted = [dataclasses.asdict(c) for c in outcome.candidates]
+        per = outcome.draws / len(accepted) if accepted else None
+        self.ledger.record_sampling(it, accepted, draws=outcome.draws, accepted=len(accepted),
+                                    draws_per_candidate=per, rejected=outcome.rejected,
+                                    sampling=outcome.sampling, status="evaluating")
+        if not outcome.reached:
             self.ledger.event("sampling", f"iteration {it}: only {len(accepted)} of "
-                                          f"{sampling.n} candidates in {report['draws']} draws")
+                                          f"{sampling.n} candidates in {outcome.draws} draws")
 
     # ------------------------------------------------------------------ evaluate
     def _reference(self) -> dict:
@@ -310,49 +371,30 @@ class Campaign:
         return self.ledger.candidate(ref_id)
 
     def _evaluate(self, it: int) -> None:
-        kind = self.config.evaluator.kind
-        candidates = self.ledger.candidates(it, role="candidate")
+        make_evaluator(self.context).evaluate(
+            it, self.ledger.candidates(it, role="candidate"), self._reference())
+
+    def _check_evaluated(self, it: int) -> None:
+        """Refuse to go on when the reference has no result or the iteration evaluated nothing."""
+        source = fb.SOURCES[self.config.evaluator.kind]
         reference = self._reference()
-        if kind in ("surrogate", "surrogate+md"):
-            self._surrogate(it, candidates + [reference])
-            candidates = self.ledger.candidates(it, role="candidate")
-            reference = self.ledger.candidate(reference["id"])
-        if kind == "surrogate":
-            return
-        if kind == "surrogate+md":
-            candidates = self._pick_for_md(it, candidates)
-        pending = [c for c in candidates if not self.ledger.aggregates(c["id"], "md")]
-        if not self.ledger.aggregates(reference["id"], "md"):
-            pending.append(reference)
-        self._run_md(it, pending)
-
-    def _pick_for_md(self, it: int, candidates: list[dict]) -> list[dict]:
-        if any(c["selected"] for c in candidates):
-            return [c for c in candidates if c["selected"]]
-        e = self.config.evaluator
-        rows = [{"smiles": c["smiles"], "canonical": c["canonical"],
-                 "surrogate_log10_conductivity": c["surrogate_mean"],
-                 "surrogate_log10_conductivity_std": c["surrogate_std"]}
-                for c in candidates if c["surrogate_mean"] is not None]
-        picks = ev.pick_for_md(rows, e.md_top_k, e.acquisition, e.beta, e.max_similarity) \
-            if rows else []
-        order = {key: rank for rank, key in enumerate(picks)}
-        with self.ledger.transaction() as db:
-            for c in candidates:
-                if c["canonical"] in order:
-                    db.execute("UPDATE candidates SET selected = 1, acquisition = ? WHERE id = ?",
-                               (order[c["canonical"]] + 1, c["id"]))
-                else:
-                    db.execute("UPDATE candidates SET status = 'not selected', reason = ? "
-                               "WHERE id = ?", (f"surrogate acquisition picked {len(picks)} "
-                                                f"others for MD", c["id"]))
-        return [c for c in self.ledger.candidates(it, role="candidate") if c["selected"]]
-
-    def _surrogate(self, it: int, candidates: list[dict]) -> None:
-        ev.SurrogateEvaluator(self).run(it, candidates)
-
-    def _run_md(self, it: int, candidates: list[dict]) -> None:
-        ev.MdEvaluator(self).run(it, candidates)
+        ref_agg = self.ledger.aggregate(reference["id"], source)
+        candidates = [c for c in self.ledger.candidates(it, role="candidate")
+                      if c["status"] != "not selected"]
+        evaluated = [c for c in candidates
+                     if (a := self.ledger.aggregate(c["id"], source)) and a["status"] != "failed"]
+        why = None
+        if ref_agg is None or ref_agg["status"] == "failed":
+            why = (f"the reference {reference['smiles']} has no {source} result "
+                   f"({reference['reason'] or 'every replica failed'})")
+        elif candidates and not evaluated:
+            why = (f"iteration {it} evaluated none of its {len(candidates)} candidates "
+                   "(every run failed or the units cannot be built; see `polyhpc campaign "
+                   "report` for each reason)")
+        if why is not None:
+            self.ledger.event("failed", why)
+            self.ledger.set_iteration(it, status="failed")
+            raise RunFailedError(f"campaign stopped: {why}")
 
     # ------------------------------------------------------------------ feed back
     def _feed_back(self, it: int) -> None:
@@ -368,8 +410,8 @@ class Campaign:
         best = fb.winners(candidates, aggregates, ref_agg)
         if ref_agg is None or ref_agg["status"] != "ok":
             self.ledger.event("feedback", f"iteration {it}: the reference "
-                                          f"{reference['smiles']} has no {source} result; "
-                                          "nothing beats it")
+                                          f"{reference['smiles']} has no complete {source} "
+                                          "result; nothing beats it")
         rows = [{"candidate_id": c["id"], "smiles": c["smiles"], "canonical": c["canonical"],
                  "source": source, "objective_mean": c["objective_mean"], "role": "winner"}
                 for c in best]
@@ -379,3 +421,6 @@ class Campaign:
                             "objective_mean": ref_agg["objective_mean"] if ref_agg else None,
                             "role": "reference"})
         self.ledger.record_feedback(it, rows)
+
+
+__all__ = ["Campaign", "CampaignError", "open_ledger", "versions"]

@@ -18,12 +18,17 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
+from polyhpc.campaign.specs import decode_outcome
 from polyhpc.campaign.store import Ledger
 from polyhpc.errors import PolyhpcError
 
 
 class CampaignError(PolyhpcError):
     """A campaign cannot go on (a training or sampling task failed, a checkpoint changed)."""
+
+
+class InfrastructureLost(PolyhpcError):
+    """A task was lost to its worker or block more often than ``site.max_infra_retries``."""
 
 
 def is_infrastructure_loss(exc: BaseException) -> bool:
@@ -68,18 +73,24 @@ class Scheduler:
         """The folder of a task's markers and result file."""
         return self.task_root / str(task_id)
 
-    def start(self, task: dict, kind: str, spec: dict,
-              on_done: Callable[[dict, dict | None, BaseException | None], None]) -> None:
-        """Submit ``task`` (a ledger row); ``on_done(task, result, error)`` is called later."""
-        spec = {**spec, "task_dir": str(self.task_dir(task["id"]))}
+    def start(self, task: dict, kind: str, spec,
+              on_done: Callable[[dict, object | None, BaseException | None], None]) -> None:
+        """Submit ``task`` (a ledger row) with its typed ``spec``.
+
+        ``on_done(task, outcome, error)`` is called later with the decoded outcome
+        (:mod:`polyhpc.campaign.specs`) or the error the task ended with.
+        """
         self.ledger.mark_submitted(task["id"])
-        future = self.session.submit(kind, spec)
+        future = self.session.submit(kind, spec, self.task_dir(task["id"]))
         self.active[future] = (task["id"], kind, spec, on_done)
         self.notify()
 
-    def run_one(self, kind: str, iteration: int, spec: dict, what: str) -> dict:
-        """Run one task to its end and return its result; raise if it failed."""
-        task = self.ledger.ensure_task(kind, iteration)
+    def run_one(self, kind: str, iteration: int, spec, what: str, task: dict | None = None):
+        """Run one task to its end and return its outcome; raise if it failed.
+
+        ``task`` is the ledger row to run (default: the ``kind`` task of ``iteration``).
+        """
+        task = task or self.ledger.ensure_task(kind, iteration)
         outcome: dict = {}
 
         def done(task, result, error) -> None:
@@ -122,20 +133,32 @@ class Scheduler:
             result, error = future.result(), None
         except Exception as exc:  # noqa: BLE001 - every task error is recorded, never raised
             result, error = None, exc
-        ran = where(result) or where(_read_marker(Path(spec["task_dir"])))
+        ran = where(result) or where(_read_marker(self.task_dir(task_id)))
         if ran:
             self.ledger.update_task(task_id, **ran)
         task = self.ledger.task(task_id)
-        if error is not None and is_infrastructure_loss(error) \
-                and task["infra_retries"] < self.max_infra_retries:
-            self.ledger.update_task(task_id, infra_retries=task["infra_retries"] + 1,
-                                    error_class=type(error).__name__,
-                                    error_message=str(error)[:2000])
-            self.ledger.event("infrastructure", f"{kind} task {task_id} lost "
-                              f"({type(error).__name__}: {error}); submitted again", task_id)
-            self.start(self.ledger.task(task_id), kind, spec, on_done)
-            return
-        on_done(task, result, error)
+        if error is not None and is_infrastructure_loss(error):
+            if task["infra_retries"] < self.max_infra_retries:
+                self.ledger.update_task(task_id, infra_retries=task["infra_retries"] + 1,
+                                        error_class=type(error).__name__,
+                                        error_message=str(error)[:2000])
+                self.ledger.event("infrastructure", f"{kind} task {task_id} lost "
+                                  f"({type(error).__name__}: {error}); submitted again",
+                                  task_id)
+                self.start(self.ledger.task(task_id), kind, spec, on_done)
+                return
+            error = InfrastructureLost(
+                f"lost to the infrastructure {task['infra_retries'] + 1} time(s), more than "
+                f"site.max_infra_retries = {self.max_infra_retries} allows (last: "
+                f"{type(error).__name__}: {error})")
+            self.ledger.event("infrastructure", f"{kind} task {task_id}: {error}", task_id)
+        outcome = None
+        if error is None:
+            try:
+                outcome = decode_outcome(kind, result["outcome"])
+            except (PolyhpcError, KeyError, TypeError) as exc:
+                error = exc
+        on_done(task, outcome, error)
 
     def _poll_started(self) -> None:
         """Mark submitted tasks whose worker wrote ``started.json`` as running."""
@@ -143,11 +166,11 @@ class Scheduler:
         if now - self._last_poll < 2.0:
             return
         self._last_poll = now
-        for task_id, _, spec, _ in list(self.active.values()):
+        for task_id, *_ in list(self.active.values()):
             task = self.ledger.task(task_id)
             if task["status"] != "submitted":
                 continue
-            started = _read_marker(Path(spec["task_dir"]))
+            started = _read_marker(self.task_dir(task_id))
             if started:
                 self.ledger.update_task(task_id, status="running", **where(started))
 

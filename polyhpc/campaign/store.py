@@ -9,6 +9,10 @@ the replica aggregates, the model checkpoints with their sha256, the
 feedback and an event log. Resume, ``campaign status``, the report and the
 surrogate's retraining all read it; a driver killed at any moment loses
 no finished result, and another process may read it while a campaign runs.
+
+Paths (task work folders, model files) are stored relative to the campaign
+folder and returned absolute for where the folder is now, so a copied or
+moved campaign continues in its own files.
 """
 
 from __future__ import annotations
@@ -23,12 +27,9 @@ from pathlib import Path
 
 from polyhpc.errors import PolyhpcError
 
-SCHEMA_VERSION = 1
+# 2: paths relative to the campaign folder, per-property replica counts, MD decisions
+SCHEMA_VERSION = 2
 LEDGER_NAME = "ledger.sqlite"
-
-#: Task states. A task is created "pending", becomes "submitted" when handed to Parsl,
-#: "running" once its worker has started it, and ends "done" or "failed".
-TASK_STATES = ("pending", "submitted", "running", "done", "failed")
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,7 +63,7 @@ CREATE TABLE aggregates (
     candidate_id INTEGER NOT NULL, source TEXT NOT NULL, objective TEXT NOT NULL,
     n_replicas INTEGER NOT NULL, n_finished INTEGER NOT NULL, objective_mean REAL,
     objective_std REAL, conductivity_mean REAL, conductivity_std REAL, mean TEXT, std TEXT,
-    status TEXT NOT NULL, PRIMARY KEY (candidate_id, source));
+    n TEXT, status TEXT NOT NULL, PRIMARY KEY (candidate_id, source));
 CREATE TABLE checkpoints (
     id INTEGER PRIMARY KEY, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
     path TEXT NOT NULL, sha256 TEXT NOT NULL, created_at REAL NOT NULL, info TEXT,
@@ -75,6 +76,10 @@ CREATE TABLE events (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, run_id INTEGER, kind TEXT NOT NULL,
     task_id INTEGER, message TEXT NOT NULL);
 """
+
+
+#: A candidate's status once its replica aggregate is recorded.
+CANDIDATE_STATUS = {"ok": "evaluated", "incomplete": "incomplete", "failed": "failed"}
 
 
 class LedgerError(PolyhpcError):
@@ -99,8 +104,26 @@ class Ledger:
     def __init__(self, connection: sqlite3.Connection, path: Path, readonly: bool = False):
         self.db = connection
         self.path = path
+        self.folder = Path(path).resolve().parent
         self.readonly = readonly
         self.run_id: int | None = None
+
+    def relative(self, path: Path | str | None) -> str | None:
+        """``path`` as the ledger stores it: relative to the campaign folder."""
+        if path is None:
+            return None
+        path = Path(path)
+        if not path.is_absolute():
+            return path.as_posix()
+        try:
+            return path.resolve().relative_to(self.folder).as_posix()
+        except ValueError:
+            raise LedgerError(f"{path} lies outside the campaign folder {self.folder}; a "
+                              "campaign writes nothing outside its folder") from None
+
+    def resolve(self, stored: str | None) -> str | None:
+        """A stored (relative) path as an absolute path where the folder is now."""
+        return None if stored is None else str(self.folder / stored)
 
     # ------------------------------------------------------------------ open, create
     @staticmethod
@@ -323,12 +346,24 @@ class Ledger:
             db.execute(f"UPDATE candidates SET {names} WHERE id = ?",
                        (*fields.values(), candidate_id))
 
+    def select_for_md(self, candidate_ids: list[int], others: list[int], reason: str) -> None:
+        """Mark ``candidate_ids`` picked for MD (rank = list order), the ``others`` not, at once."""
+        with self.transaction() as db:
+            for rank, candidate_id in enumerate(candidate_ids, start=1):
+                db.execute("UPDATE candidates SET selected = 1, acquisition = ? WHERE id = ?",
+                           (rank, candidate_id))
+            for candidate_id in others:
+                db.execute("UPDATE candidates SET status = 'not selected', reason = ? "
+                           "WHERE id = ?", (reason, candidate_id))
+
     # ------------------------------------------------------------------ tasks
     def ensure_task(self, kind: str, iteration: int, candidate_id: int | None = None,
                     replica: int | None = None, attempt: int = 0, **fields) -> dict:
         """The task with this identity, created "pending" with ``fields`` if new."""
         key = (kind, iteration, candidate_id, replica, attempt)
         row = self._task_by_key(*key)
+        if "workdir" in fields:
+            fields["workdir"] = self.relative(fields["workdir"])
         if row is None:
             columns = ["kind", "iteration", "candidate_id", "replica", "attempt", "status",
                        *fields]
@@ -346,11 +381,11 @@ class Ledger:
             (kind, iteration, candidate_id, replica, attempt)).fetchone()
         return None if row is None else self._task_dict(row)
 
-    @staticmethod
-    def _task_dict(row) -> dict:
+    def _task_dict(self, row) -> dict:
         out = dict(row)
         out["continuations"] = _loads(out["continuations"]) or []
         out["info"] = _loads(out["info"])
+        out["workdir"] = self.resolve(out["workdir"])
         return out
 
     def task(self, task_id: int) -> dict:
@@ -365,6 +400,7 @@ class Ledger:
                             iteration=iteration, candidate_id=candidate_id, status=status)
         for row in rows:
             row["continuations"] = row["continuations"] or []
+            row["workdir"] = self.resolve(row["workdir"])
         return rows
 
     def update_task(self, task_id: int, **fields) -> None:
@@ -420,13 +456,13 @@ class Ledger:
             db.execute(
                 "INSERT OR REPLACE INTO aggregates (candidate_id, source, objective, n_replicas, "
                 "n_finished, objective_mean, objective_std, conductivity_mean, conductivity_std, "
-                "mean, std, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "mean, std, n, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (candidate_id, source, row["objective"], row["n_replicas"], row["n_finished"],
                  row["objective_mean"], row["objective_std"], row["conductivity_mean"],
                  row["conductivity_std"], _dumps(row["mean"]), _dumps(row["std"]),
-                 row["status"]))
+                 _dumps(row["n"]), row["status"]))
             db.execute("UPDATE candidates SET status = ? WHERE id = ?",
-                       ("evaluated" if row["status"] == "ok" else "failed", candidate_id))
+                       (CANDIDATE_STATUS[row["status"]], candidate_id))
 
     def aggregate(self, candidate_id: int, source: str | None = None) -> dict | None:
         """A candidate's aggregate (MD preferred over surrogate when source is None)."""
@@ -436,7 +472,7 @@ class Ledger:
 
     def aggregates(self, candidate_id: int | None = None, source: str | None = None) -> list:
         """Aggregate rows (JSON decoded)."""
-        return self._select("aggregates", "candidate_id, source", ("mean", "std"),
+        return self._select("aggregates", "candidate_id, source", ("mean", "std", "n"),
                             candidate_id=candidate_id, source=source)
 
     # ------------------------------------------------------------------ models, feedback
@@ -446,7 +482,8 @@ class Ledger:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO checkpoints (iteration, kind, path, sha256, "
                        "created_at, info) VALUES (?, ?, ?, ?, ?, ?)",
-                       (iteration, kind, path, sha256, time.time(), _dumps(info)))
+                       (iteration, kind, self.relative(path), sha256, time.time(),
+                        _dumps(info)))
 
     def checkpoint(self, iteration: int, kind: str) -> dict | None:
         """The recorded model of an iteration, or None."""
@@ -456,12 +493,8 @@ class Ledger:
             return None
         out = dict(row)
         out["info"] = _loads(out["info"])
+        out["path"] = self.resolve(out["path"])
         return out
-
-    def checkpoints(self) -> list[dict]:
-        """Every recorded model."""
-        return [self.checkpoint(r[0], r[1]) for r in
-                self.db.execute("SELECT iteration, kind FROM checkpoints ORDER BY id")]
 
     def record_feedback(self, iteration: int, rows: list[dict]) -> None:
         """Polymers an iteration adds to the training set, with the iteration marked fed back."""

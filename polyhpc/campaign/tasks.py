@@ -1,15 +1,18 @@
-"""What a campaign task does on a worker: plain functions on a spec, one result file each.
+"""What a campaign task does on a worker: one library stage on a typed spec, one result file.
 
-Every task is ``run_task(kind, spec) -> dict``: it calls one library stage
-(generator training, sampling, an MD replica, the trajectory analysis,
-surrogate training or prediction), writes a ``started.json`` marker when it
-begins and its result as JSON (atomically) when it ends, and returns the same
-dict. The driver records the returned dict in the ledger; nothing here
+Every task is ``run_task(kind, spec, task_dir) -> dict``: it rebuilds the
+spec (:mod:`polyhpc.campaign.specs`), calls one library stage (generator
+training, sampling, building a replica's system, its LAMMPS run, the
+trajectory analysis, surrogate training or prediction), writes a
+``started.json`` marker when it begins and its result as JSON (atomically)
+when it ends, and returns the same dict: the encoded outcome and where and
+when it ran (host, pid, SLURM job id, start and end times). Nothing here
 touches the ledger, so a task runs the same under Parsl, inside a container
-(``python -m polyhpc.campaign.tasks KIND SPEC.json``) or by hand.
+(``python -m polyhpc.campaign.tasks TASK.json``) or by hand.
 
-Results carry where and when they ran (host, pid, SLURM job id, start and
-end times) for the ledger's task table.
+Model and force-field files are checked against the sha256 the driver
+recorded before they are loaded: a file that changed on disk is refused,
+never loaded.
 """
 
 from __future__ import annotations
@@ -21,12 +24,31 @@ import sys
 import time
 from pathlib import Path
 
+from polyhpc.campaign import specs as s
+from polyhpc.errors import PolyhpcError
 from polyhpc.fileio import finite_json, sha256_file, write_json_atomic
+
+
+class ChangedFileError(PolyhpcError):
+    """A file a task must load differs from the one the campaign recorded."""
 
 
 def _where() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid(),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID")}
+
+
+def check_sha256(path: Path | str, expected: str, what: str) -> Path:
+    """``path`` if its sha256 is ``expected``; refuse a missing or changed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ChangedFileError(f"{what} {path} is missing")
+    found = sha256_file(path)
+    if found != expected:
+        raise ChangedFileError(f"{what} {path} changed since the campaign recorded it "
+                               f"(sha256 {found[:12]}, recorded {expected[:12]}); it is not "
+                               "loaded")
+    return path
 
 
 def parse_time_left(text: str) -> float | None:
@@ -57,104 +79,125 @@ def slurm_time_left_s() -> float | None:
         return None
 
 
-def _train(spec: dict) -> dict:
-    from polyhpc.config import load_config
+def _train(spec: s.TrainSpec) -> s.TrainOutcome:
     from polyhpc.data.htpmd import LOADERS
-    from polyhpc.generate.train import GeneratorConfig, train_generator
+    from polyhpc.generate.train import train_generator
 
-    config = load_config(spec["config"], GeneratorConfig)
-    frame = LOADERS[spec["dataset"]]()[["smiles", "conductivity_mS_per_cm"]]
-    out = Path(spec["out"])
-    init = Path(spec["init"]) if spec.get("init") else None
-    report = train_generator(frame, config, out, init=init, resume=True)
-    return {"checkpoint": str(out), "sha256": sha256_file(out),
-            "iterations": report.iterations, "final_train_loss": report.final_train_loss,
-            "final_validation_loss": report.final_validation_loss, "wall_s": report.wall_s,
-            "n_parameters": report.n_parameters, "data_summary": report.data_summary}
+    frame = LOADERS[spec.dataset]()[["smiles", "conductivity_mS_per_cm"]]
+    out = Path(spec.out)
+    init = check_sha256(spec.init, spec.init_sha256, "the generator checkpoint to fine-tune") \
+        if spec.init else None
+    # a checkpoint left by an interrupted training is not one the ledger recorded: it is set
+    # aside, never loaded, and training starts over (same seed: the same model)
+    if out.exists():
+        os.replace(out, out.with_name(out.name + ".unrecorded"))
+    report = train_generator(frame, spec.config, out, init=init, resume=False)
+    return s.TrainOutcome(
+        checkpoint=str(out), sha256=sha256_file(out), iterations=report.iterations,
+        final_train_loss=report.final_train_loss,
+        final_validation_loss=report.final_validation_loss, wall_s=report.wall_s,
+        n_parameters=report.n_parameters, data_summary=report.data_summary)
 
 
-def _sample(spec: dict) -> dict:
+def _sample(spec: s.SampleSpec) -> s.SampleOutcome:
     from polyhpc.chem.canonical import canonical_keys
-    from polyhpc.config import load_config
-    from polyhpc.generate.sample import SampleConfig, generate_candidates
+    from polyhpc.generate.sample import generate_candidates
     from polyhpc.generate.train import load_checkpoint
 
-    state = load_checkpoint(Path(spec["checkpoint"]))
-    known = [line for line in Path(spec["known"]).read_text().splitlines() if line]
-    config = load_config(spec["sampling"], SampleConfig)
+    path = check_sha256(spec.checkpoint, spec.checkpoint_sha256, "the generator checkpoint")
+    state = load_checkpoint(path)
+    known = [line for line in Path(spec.known).read_text().splitlines() if line]
     keys = canonical_keys(known)
     report = generate_candidates(state.model, state.tokenizer, set(known),
-                                 {k for k in keys if k is not None}, config)
-    return report.to_dict()
+                                 {k for k in keys if k is not None}, spec.sampling)
+    data = report.to_dict()
+    return s.SampleOutcome(
+        candidates=tuple(s.SampledUnit(c["smiles"], c["canonical"], c["n_tokens"], c["draw"])
+                         for c in data["candidates"]),
+        draws=data["draws"], rejected=data["rejected"], reached=data["reached"],
+        sampling=data["config"])
 
 
-def _md(spec: dict) -> dict:
-    from polyhpc.md.lammps import evaluate
-    from polyhpc.md.protocol import load_protocol
-
-    protocol = load_protocol(spec["profile"])
-    if spec.get("replicas"):
-        import dataclasses
-
-        protocol = dataclasses.replace(protocol, replicas=spec["replicas"])
-    frc = Path(spec["frc"]) if spec.get("frc") else None
-    # inside a SLURM block: stop cleanly (LAMMPS timer timeout + restart) before its walltime
-    left = slurm_time_left_s()
-    timeout_s = None if left is None else max(left - spec.get("walltime_margin_s", 300), 60.0)
-    return evaluate(spec["smiles"], Path(spec["workdir"]), protocol, seed=spec["seed"],
-                    replica=spec["replica"], frc=frc, threads=spec.get("threads", 1),
-                    mpi_ranks=spec.get("mpi_ranks", 1),
-                    extra_args=tuple(spec.get("lmp_args", ())),
-                    lmp_prefix=tuple(spec.get("lmp_prefix", ())),
-                    gpus=max(1, spec.get("gpus", 1)), timeout_s=timeout_s)
+def _force_field(spec: s.ReplicaSpec) -> Path:
+    return check_sha256(spec.frc, spec.frc_sha256, "the force-field file")
 
 
-def _build(spec: dict) -> dict:
+def _build(spec: s.ReplicaSpec) -> s.BuildOutcome:
     from polyhpc.md.lammps import build_replica
-    from polyhpc.md.protocol import load_protocol
 
-    frc = Path(spec["frc"]) if spec.get("frc") else None
-    built = build_replica(spec["smiles"], Path(spec["workdir"]), load_protocol(spec["profile"]),
-                          seed=spec["seed"], replica=spec["replica"], frc=frc,
-                          lmp_prefix=tuple(spec.get("lmp_prefix", ())))
-    return {"built": built}
+    built = build_replica(spec.smiles, Path(spec.workdir), spec.protocol, seed=spec.seed,
+                          replica=spec.replica, frc=_force_field(spec),
+                          lmp_prefix=spec.lmp_prefix)
+    return s.BuildOutcome(built=built)
 
 
-def _analyze(spec: dict) -> dict:
+def _time_budget_s(spec: s.ReplicaSpec) -> float | None:
+    """The wall-clock budget of one call: inside a SLURM block, what is left of the walltime."""
+    left = slurm_time_left_s()
+    slurm = None if left is None else max(left - spec.walltime_margin_s, 60.0)
+    budgets = [b for b in (slurm, spec.time_budget_s) if b is not None]
+    return min(budgets) if budgets else None
+
+
+def _md(spec: s.ReplicaSpec) -> s.ReplicaOutcome:
+    from polyhpc.md.lammps import evaluate
+
+    outcome = evaluate(spec.smiles, Path(spec.workdir), spec.protocol, seed=spec.seed,
+                       replica=spec.replica, frc=_force_field(spec), threads=spec.threads,
+                       mpi_ranks=spec.mpi_ranks, extra_args=spec.lmp_args,
+                       lmp_prefix=spec.lmp_prefix, gpus=spec.gpus,
+                       timeout_s=_time_budget_s(spec))
+    return s.ReplicaOutcome(status=outcome["status"], stage=outcome.get("stage"),
+                            error=outcome.get("error"),
+                            records=tuple(outcome.get("records") or ()),
+                            ns_per_day=outcome.get("ns_per_day") or {},
+                            seeds=outcome.get("seeds") or {})
+
+
+#: What an analysis outcome's provenance holds, from the run folder's ``meta.json``.
+PROVENANCE_KEYS = ("protocol", "protocol_sha256", "deviations", "force_field",
+                   "force_field_file", "system_sha256", "provenance")
+
+
+def _analyze(spec: s.AnalyzeSpec) -> s.AnalysisOutcome:
     from polyhpc.analysis.pipeline import analyze_path
+    from polyhpc.md.meta import read_meta
 
-    result = analyze_path(Path(spec["workdir"]))
-    write_json_atomic(Path(spec["workdir"]) / "analysis.json", finite_json(result.to_dict()))
-    return {"properties": finite_json(result.to_dict(arrays=False))}
+    workdir = Path(spec.workdir)
+    result = analyze_path(workdir)
+    write_json_atomic(workdir / "analysis.json", finite_json(result.to_dict()))
+    meta = read_meta(workdir)
+    return s.AnalysisOutcome(properties=finite_json(result.to_dict(arrays=False)),
+                             provenance={k: meta.get(k) for k in PROVENANCE_KEYS})
 
 
-def _surrogate_train(spec: dict) -> dict:
+def _surrogate_train(spec: s.SurrogateTrainSpec) -> s.SurrogateTrainOutcome:
     import pandas as pd
 
-    from polyhpc.config import load_config
     from polyhpc.data import load_htpmd_properties
-    from polyhpc.surrogate.model import SurrogateConfig, train_surrogate
+    from polyhpc.surrogate.model import train_surrogate
 
     frame = load_htpmd_properties()
-    if spec.get("extra_csv"):
-        extra = pd.read_csv(spec["extra_csv"])
+    if spec.extra_csv:
+        extra = pd.read_csv(spec.extra_csv)
         if len(extra):
             frame = pd.concat([frame, extra], ignore_index=True)
-    model = train_surrogate(frame, load_config(spec["config"], SurrogateConfig))
-    model.save(Path(spec["out"]))
-    return {"model": spec["out"], "sha256": sha256_file(spec["out"]),
-            "n_training": model.n_training, "describe": model.describe()}
+    model = train_surrogate(frame, spec.config)
+    model.save(Path(spec.out))
+    return s.SurrogateTrainOutcome(model=spec.out, sha256=sha256_file(spec.out),
+                                   n_training=model.n_training, describe=model.describe())
 
 
-def _surrogate_predict(spec: dict) -> dict:
+def _surrogate_predict(spec: s.PredictSpec) -> s.PredictOutcome:
     from polyhpc.surrogate.model import SurrogateModel
 
-    table = SurrogateModel.load(Path(spec["model"])).predict(list(spec["smiles"]))
-    return {"rows": json.loads(table.to_json(orient="records"))}
+    path = check_sha256(spec.model, spec.model_sha256, "the surrogate model")
+    table = SurrogateModel.load(path).predict(list(spec.smiles))
+    return s.PredictOutcome(rows=tuple(json.loads(table.to_json(orient="records"))))
 
 
-def _noop(spec: dict) -> dict:
-    return {"value": spec.get("value")}
+def _noop(spec: s.NoopSpec) -> s.NoopOutcome:
+    return s.NoopOutcome(value=spec.value)
 
 
 TASKS = {"train": _train, "sample": _sample, "build": _build, "md": _md, "analyze": _analyze,
@@ -162,43 +205,55 @@ TASKS = {"train": _train, "sample": _sample, "build": _build, "md": _md, "analyz
          "noop": _noop}
 
 
-def run_task(kind: str, spec: dict) -> dict:
-    """Run one task; write its markers and result file when ``spec`` names a folder.
+def run_task(kind: str, spec: dict, task_dir: str | None = None) -> dict:
+    """Run one task; write its markers and result file when it has a ``task_dir``.
 
     Parameters
     ----------
     kind : str
         One of :data:`TASKS`.
     spec : dict
-        The task's inputs (JSON-able). With ``task_dir``, ``started.json`` is written
-        there at the start and ``result.json`` at the end (atomically).
+        The task's spec as :func:`polyhpc.campaign.specs.encode` writes it.
+    task_dir : str, optional
+        ``started.json`` is written there at the start and ``result.json`` at the end
+        (atomically).
+
+    Returns
+    -------
+    dict
+        ``kind``, ``outcome`` (encoded) and where and when the task ran.
     """
     started = time.time()
-    folder = Path(spec["task_dir"]) if spec.get("task_dir") else None
+    folder = Path(task_dir) if task_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "result.json").unlink(missing_ok=True)
         write_json_atomic(folder / "started.json", {**_where(), "started_at": started,
                                                      "kind": kind})
-    result = {"kind": kind, **TASKS[kind](spec), **_where(), "started_at": started,
+    outcome = TASKS[kind](s.decode_spec(kind, spec))
+    result = {"kind": kind, "outcome": s.encode(outcome), **_where(), "started_at": started,
               "ended_at": time.time()}
     if folder is not None:
-        write_json_atomic(folder / "result.json", finite_json(result))
+        write_json_atomic(folder / "result.json", result)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m polyhpc.campaign.tasks KIND SPEC.json``: run a task from a spec file.
+    """``python -m polyhpc.campaign.tasks TASK.json``: run a task from its file.
 
-    The container route of the ``slurm-apptainer`` site: the image's own Python
-    runs the task, the host reads ``result.json``.
+    ``TASK.json`` holds ``kind``, ``spec`` and ``task_dir``: the container route of the
+    ``slurm-apptainer`` site, where the image's own Python runs the task and the host
+    reads ``result.json``.
     """
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2 or argv[0] not in TASKS:
-        sys.stderr.write(f"usage: python -m polyhpc.campaign.tasks {{{','.join(TASKS)}}} "
-                         "SPEC.json\n")
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m polyhpc.campaign.tasks TASK.json\n")
         return 2
-    run_task(argv[0], json.loads(Path(argv[1]).read_text()))
+    task = json.loads(Path(argv[0]).read_text())
+    if task.get("kind") not in TASKS:
+        sys.stderr.write(f"{argv[0]}: kind must be one of {', '.join(TASKS)}\n")
+        return 2
+    run_task(task["kind"], task["spec"], task.get("task_dir"))
     return 0
 
 

@@ -55,7 +55,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except PolyhpcError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
+            ctx.exit(getattr(exc, "exit_code", 2))
         except KeyboardInterrupt:
             click.echo("interrupted; results written so far are kept", err=True)
             ctx.exit(130)

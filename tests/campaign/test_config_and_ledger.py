@@ -135,7 +135,7 @@ def test_a_ledger_of_another_schema_version_is_refused(tmp_path):
     db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()
-    with pytest.raises(LedgerError, match="schema version 99, this polyhpc reads version 1"):
+    with pytest.raises(LedgerError, match="schema version 99, this polyhpc reads version 2"):
         Ledger.open(tmp_path)
 
 

@@ -2,11 +2,9 @@
 
 import pytest
 
-from polyhpc.campaign.apps import ParslSession
 from polyhpc.campaign.config import load_campaign_config
-from polyhpc.campaign.evaluate import MdEvaluator
 from polyhpc.campaign.loop import Campaign
-from polyhpc.campaign.scheduler import Scheduler
+from polyhpc.campaign.md_evaluator import MdEvaluator
 from polyhpc.config import to_dict
 
 pytestmark = [pytest.mark.lammps]
@@ -38,10 +36,8 @@ def test_failed_replicas_are_retried_with_new_seeds_and_untypeable_units_recorde
     ledger.set_iteration(1)
     ledger.record_sampling(1, [{"smiles": "*OCCOC*", "canonical": "*CCOCO*"},
                                {"smiles": SULFONE, "canonical": SULFONE}], draws=2, accepted=2)
-    ledger.begin_run("local", {})
-    with ParslSession(config.site, campaign.folder / "parsl") as session:
-        campaign.scheduler = Scheduler(ledger, session, campaign.folder / "tasks")
-        MdEvaluator(campaign).run(1, ledger.candidates(1))  # returns: the campaign goes on
+    with campaign.session() as context:
+        MdEvaluator(context).run(1, ledger.candidates(1))  # returns: the campaign goes on
     blown, sulfone = ledger.candidates(1)
     # the untypeable unit: recorded with the reason, never queued, never retried
     assert sulfone["status"] == "unbuildable"
@@ -71,10 +67,8 @@ def test_the_md_budget_stops_new_replicas_and_leaves_the_iteration_open(tmp_path
     ledger.set_iteration(1)
     ledger.record_sampling(1, [{"smiles": "*OCCOC*", "canonical": "*CCOCO*"},
                                {"smiles": "*CCCO*", "canonical": "*CCCO*"}], draws=2, accepted=2)
-    ledger.begin_run("local", {})
-    with ParslSession(config.site, campaign.folder / "parsl") as session:
-        campaign.scheduler = Scheduler(ledger, session, campaign.folder / "tasks")
-        MdEvaluator(campaign).run(1, ledger.candidates(1))
+    with campaign.session() as context:
+        MdEvaluator(context).run(1, ledger.candidates(1))
     assert campaign.out_of_budget
     assert len(ledger.tasks("build")) == 1 and len(ledger.tasks("md", status="done")) == 1
     first, second = ledger.candidates(1)

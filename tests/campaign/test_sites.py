@@ -68,9 +68,9 @@ def test_slurm_apptainer_runs_training_in_the_image_and_lmp_through_apptainer_ex
     site = _site(kind="slurm-apptainer", image="/images/polyhpc-gpu.sif",
                  apptainer_args=["--nv", "-B", "/scratch"])
     module = site_module("slurm-apptainer")
-    assert module.task_command(site, "train", "/c/tasks/7/spec.json") == (
+    assert module.task_command(site, "/c/tasks/7/task.json") == (
         "apptainer exec --nv -B /scratch /images/polyhpc-gpu.sif python -m "
-        "polyhpc.campaign.tasks train /c/tasks/7/spec.json")
+        "polyhpc.campaign.tasks /c/tasks/7/task.json")
     assert module.apptainer_prefix(site) == ["apptainer", "exec", "--nv", "-B", "/scratch",
                                              "/images/polyhpc-gpu.sif"]
     assert set(module.IN_IMAGE) == {"train", "sample"}

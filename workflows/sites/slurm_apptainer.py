@@ -7,7 +7,7 @@ container (psiflow's route for its reference calculations):
 - each MD replica runs ``apptainer exec --nv IMAGE lmp ...`` (the task's LAMMPS
   command prefix), with the GPU Parsl assigned passed on by CUDA_VISIBLE_DEVICES;
 - GPU training and sampling run the image's own Python:
-  ``apptainer exec --nv IMAGE python -m polyhpc.campaign.tasks KIND SPEC.json``;
+  ``apptainer exec --nv IMAGE python -m polyhpc.campaign.tasks TASK.json``;
 - building, analysis and the surrogate stay on the host.
 
 GPU placement is that of ``slurm-gpu``.
@@ -30,10 +30,13 @@ def apptainer_prefix(site) -> list[str]:
     return ["apptainer", "exec", *site.apptainer_args, site.image]
 
 
-def task_command(site, kind: str, spec_path: str) -> str:
-    """The shell command a host worker runs for a task the image's Python does."""
+def task_command(site, task_path: str) -> str:
+    """The shell command a host worker runs for a task the image's Python does.
+
+    ``task_path`` is the task's ``task.json`` (kind, spec, task folder).
+    """
     return " ".join(shlex.quote(part) for part in (
-        *apptainer_prefix(site), "python", "-m", "polyhpc.campaign.tasks", kind, spec_path))
+        *apptainer_prefix(site), "python", "-m", "polyhpc.campaign.tasks", task_path))
 
 
 def make_config(site, run_dir: str, cores_per_task: int = 1) -> Config:
