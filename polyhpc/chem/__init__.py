@@ -1,4 +1,15 @@
-"""Polymer chemistry on repeat-unit SMILES with two ``*`` end markers."""
+"""Polymer chemistry on repeat-unit SMILES with two ``*`` end markers.
+
+A notebook's canonical identity of a polymer::
+
+    from polyhpc.chem import canonical_repeat_unit
+    canonical_repeat_unit("*OCCOCC*")    # '*CCO*': PEO, whatever the spelling
+
+The names below are imported eagerly, unlike those of :mod:`polyhpc.generate` and
+:mod:`polyhpc.md`: every module of this package needs RDKit, so deferring would save
+nothing, and ``polymerize`` is both a module and a function here, which a lazy
+``__getattr__`` cannot keep apart once the module is imported.
+"""
 
 from polyhpc.chem.canonical import canonical_keys, canonical_repeat_unit, canonicalize_many
 from polyhpc.chem.descriptors import morgan_fingerprint, sa_score

@@ -2,4 +2,41 @@
 
 ``config`` holds the settings (no torch); ``model``, ``train``, ``sample``,
 ``decode``, ``dataset``, ``metrics`` and ``search`` import torch.
+
+A notebook needs the checkpoint loader and the sampler, exported here and
+imported on first use, so that importing this package (the campaign's light
+commands do) never loads torch::
+
+    from polyhpc.generate import SampleConfig, generate_candidates, load_checkpoint
+    state = load_checkpoint("runs/generator/model.pt")
+    report = generate_candidates(state.model, state.tokenizer, set(), set(), SampleConfig(n=10))
 """
+
+from importlib import import_module
+
+#: Exported name -> the module that defines it.
+_EXPORTS = {
+    "GeneratorConfig": "polyhpc.generate.config",
+    "SampleConfig": "polyhpc.generate.config",
+    "load_checkpoint": "polyhpc.generate.train",
+    "train_generator": "polyhpc.generate.train",
+    "generate_candidates": "polyhpc.generate.sample",
+    "sample_smiles": "polyhpc.generate.sample",
+    "sample_unconstrained": "polyhpc.generate.sample",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """The names of ``__all__``, imported on first use (torch is slow to load)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Module attributes and the lazily imported exports."""
+    return sorted(set(globals()) | set(__all__))
