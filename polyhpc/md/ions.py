@@ -1,8 +1,10 @@
 """The Li+ / TFSI- model of the HTP-MD protocol, in polyhpc's own format.
 
-Source: Monteiro, Bazito, Siqueira, Ribeiro, Ribeiro, J. Phys. Chem. B 112,
-2102 (2008), class II form as used by HTP-MD (Xie et al., Nat. Commun. 13,
-3415 (2022)) with the ionic charges scaled by 0.7 (Li +0.7, TFSI total -0.7).
+Source: Monteiro, Bazito, Siqueira, Ribeiro, Torresi, "Transport coefficients,
+Raman spectroscopy, and computer simulation of lithium salt solutions in an
+ionic liquid", J. Phys. Chem. B 112, 2102 (2008) (ref. 48 of Khajeh et al. 2025), in
+the class II form HTP-MD used (Xie et al., Nat. Commun. 13, 3415 (2022)) with
+the ionic charges scaled by 0.7 (Li +0.7, TFSI total -0.7).
 The public ``pcff.frc`` has no usable Li+ or TFSI- parameters, which is why
 they live here and not in the force-field file.
 
