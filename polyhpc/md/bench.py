@@ -14,6 +14,8 @@ HTP-MD data and reports the densities (and conductivities, given a production).
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -42,8 +44,8 @@ def run_md_benchmark(workdir: Path, protocol: Protocol, smiles: str = "*CCO*",
         report["system"]["counts"] = counts
         data_file = workdir / "system.lmp"
     report["data_file"] = str(data_file)
-    text = render_input("benchmark.in.j2", protocol, data_file=str(Path(data_file).resolve()),
-                        steps=steps, seed=seed)
+    text = render_input("benchmark.in.j2", protocol,
+                        data_file=_local_name(Path(data_file), workdir), steps=steps, seed=seed)
     (workdir / "bench.in").write_text(text)
     record = run_lammps("bench-polyhpc", workdir / "bench.in", workdir, threads=threads)
     report["polyhpc"] = {"ok": record.ok, "error": record.error, "wall_s": record.wall_s,
@@ -58,6 +60,19 @@ def run_md_benchmark(workdir: Path, protocol: Protocol, smiles: str = "*CCO*",
                          "wall_s": time.perf_counter() - start,
                          "ns_per_day": _ns_per_day(workdir / "bench-hand.log")}
     return report
+
+
+def _local_name(data_file: Path, workdir: Path) -> str:
+    """The name LAMMPS reads the data file by, in ``workdir`` (copied there unless it is).
+
+    The input holds a plain file name only: a path with a space, ``#`` or ``$``
+    would be split, cut or substituted when LAMMPS parses the line.
+    """
+    if data_file.resolve().parent == workdir.resolve() and re.fullmatch(r"[A-Za-z0-9_.+-]+",
+                                                                         data_file.name):
+        return data_file.name
+    shutil.copyfile(data_file, workdir / "bench-data.lmp")
+    return "bench-data.lmp"
 
 
 def format_report(report: dict) -> str:

@@ -35,9 +35,17 @@ from polyhpc.md.meta import (
     read_records,
     write_meta,
 )
-from polyhpc.md.protocol import Protocol, box_average_window, equilibration_stages, render_input
-from polyhpc.md.restart import PRODUCTION_RESTARTS, latest_restart, truncate_dump
+from polyhpc.md.progress import Progress, ThermoProgress
+from polyhpc.md.protocol import (
+    Protocol,
+    box_average_window,
+    equilibration_stages,
+    production_steps,
+    render_input,
+)
+from polyhpc.md.restart import PRODUCTION_RESTARTS, latest_restart, restart_timestep, truncate_dump
 from polyhpc.md.runner import RunRecord, finished_before, run_lammps
+from polyhpc.md.settings import check_lmp_args
 
 __all__ = ["HTPMD_TYPES", "evaluate", "protocol_jobs", "provenance", "replica_seeds",
            "run_protocol", "run_replicas", "stage_name", "write_meta"]
@@ -108,13 +116,54 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
+def _tracker(protocol: Protocol, name: str, context: dict, index: int,
+             count: int) -> ThermoProgress:
+    """What follows one run's thermo output: ps of a stage or the production, iterations."""
+    stage = context.get("s")
+    if stage is None:
+        return ThermoProgress(name, index, count, "production", protocol.production_ps,
+                              protocol.timestep_fs, first_step=0)
+    if stage.kind == "minimize":
+        return ThermoProgress(name, index, count, stage.kind,
+                              protocol.minimize_max_iterations, None)
+    return ThermoProgress(name, index, count, stage.kind,
+                          stage.steps * stage.timestep_fs / 1000.0, stage.timestep_fs)
+
+
+def _follow(tracker: ThermoProgress, on_line: Callable[[str], None] | None,
+            on_progress: Callable[[Progress], None] | None) -> Callable[[str], None] | None:
+    """The ``on_line`` of one run: the caller's, and progress reports from thermo rows."""
+    if on_progress is None:
+        return on_line
+
+    def handle(line: str) -> None:
+        if on_line is not None:
+            on_line(line)
+        report = tracker.feed(line)
+        if report is not None:
+            on_progress(report)
+    return handle
+
+
+def _production_stop(workdir: Path, protocol: Protocol, continued: str | None,
+                     budget_steps: int | None) -> int:
+    """The step this call's production runs up to: its end, or the step budget's end."""
+    end = production_steps(protocol)
+    if budget_steps is None:
+        return end
+    start = restart_timestep(workdir / continued) if continued else 0
+    return min(end, start + budget_steps)
+
+
 def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: int = 1,
                  mpi_ranks: int = 1, extra_args: tuple[str, ...] = (),
                  last_polymer_type: int = 89,
                  on_line: Callable[[str], None] | None = None,
                  on_record: Callable[[RunRecord], None] | None = None,
                  lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
-                 timeout_s: float | None = None) -> list[RunRecord]:
+                 timeout_s: float | None = None,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 production_step_budget: int | None = None) -> list[RunRecord]:
     """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
 
     Each of the 14 equilibration stages is its own LAMMPS run that starts
@@ -134,14 +183,26 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
         Time budget of this call in seconds: the running stage stops cleanly when it is
         spent (LAMMPS ``timer timeout``; production writes a restart) and its record says
         timed out; calling again continues.
+    on_progress : callable, optional
+        Called with a :class:`polyhpc.md.progress.Progress` when a run starts and at each
+        thermo row it prints (simulated ps of the stage, minimizer iterations).
+    production_step_budget : int, optional
+        At most this many production MD steps in this call: the production then stops
+        as on a spent time budget (restart written, record timed out) and the next call
+        continues. A budget in steps, not seconds: production in chunks of a fixed
+        simulated time, the same on any machine.
 
     Raises
     ------
     PolyhpcError
         Nothing to run in ``workdir``; a folder that holds another system, protocol or
-        seed (:class:`polyhpc.md.meta.RunFolderError`); no ``lmp``.
+        seed (:class:`polyhpc.md.meta.RunFolderError`); a ``system.lmp`` edited since it
+        was built; lmp arguments that are not accelerator options; no ``lmp``.
     """
     workdir = Path(workdir)
+    check_lmp_args("--lmp-args/md.lmp_args", extra_args)
+    if production_step_budget is not None and production_step_budget < 1:
+        raise PolyhpcError(f"production_step_budget: {production_step_budget} is below 1")
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
         raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart: "
@@ -161,7 +222,7 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
         if equilibrated_elsewhere:
             jobs = jobs[-1:]
         records = []
-        for name, template, outputs, context in jobs:
+        for index, (name, template, outputs, context) in enumerate(jobs, start=1):
             continued = None
             if name == "production" and not finished_before(workdir, name, outputs):
                 continued = _continue_production(workdir, protocol)
@@ -173,13 +234,21 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
             else:
                 if context.get("s") is not None and context["s"].set_average_box:
                     context["average_box_A"] = _average_box(workdir)
+                if name == "production":
+                    context = {**context, "stop_step": _production_stop(
+                        workdir, protocol, continued, production_step_budget)}
                 text = render_input(template, protocol, seed=seed,
                                     last_polymer_type=last_polymer_type,
                                     timeout_s=None if budget is None else int(budget),
                                     continue_from=continued or "", **context)
                 (workdir / f"{name}.in").write_text(text)
+                tracker = _tracker(protocol, name, context, index, len(jobs))
+                if on_progress is not None and not finished_before(workdir, name, outputs):
+                    on_progress(tracker.report())
                 record = run_lammps(name, workdir / f"{name}.in", workdir, outputs,
-                                    continued_from=continued, system_sha256=system, **run)
+                                    continued_from=continued, system_sha256=system,
+                                    **{**run, "on_line": _follow(tracker, on_line,
+                                                                 on_progress)})
             records.append(record)
             _record(workdir, record)
             if on_record is not None:
@@ -254,7 +323,9 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
              on_line: Callable[[str], None] | None = None,
              on_record: Callable[[RunRecord], None] | None = None,
              lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
-             timeout_s: float | None = None) -> dict:
+             timeout_s: float | None = None,
+             on_progress: Callable[[Progress], None] | None = None,
+             production_step_budget: int | None = None) -> dict:
     """Build (unless built) and run one replica in ``workdir``; holds the folder's lock.
 
     Never raises for a failed build or run: the outcome is returned and saved
@@ -262,6 +333,7 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     ``error`` say where and why) or ``timed out`` (call again to continue),
     ``ok`` is true only when finished, ``records`` lists what each LAMMPS run of
     this call did (ran, skipped, continued from a restart, timed out).
+    ``on_progress`` and ``production_step_budget`` are those of :func:`run_protocol`.
     """
     workdir = Path(workdir)
     start = time.monotonic()
@@ -283,7 +355,9 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
         try:
             records = run_protocol(workdir, protocol, seeds["velocities"], threads, mpi_ranks,
                                    extra_args, on_line=on_line, on_record=on_record,
-                                   lmp_prefix=lmp_prefix, gpus=gpus, timeout_s=budget)
+                                   lmp_prefix=lmp_prefix, gpus=gpus, timeout_s=budget,
+                                   on_progress=on_progress,
+                                   production_step_budget=production_step_budget)
         except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
             return finish(stage="run", error=str(exc))
         summary = [{"name": r.name, "status": r.status, "continued_from": r.continued_from}

@@ -6,7 +6,13 @@ seeds, the LAMMPS build), the protocol (``protocol`` name, ``deviations``,
 the full settings and their sha256), the force field (``force_field`` label
 and ``force_field_file`` name and sha256) and the sha256 of ``system.lmp``.
 Every LAMMPS record carries that system hash too. A folder never mixes two
-systems, protocols or velocity seeds: :func:`prepare_run` refuses.
+systems, protocols or velocity seeds: :func:`prepare_run` refuses, and it
+refuses a ``system.lmp`` that no longer is the file ``md build`` wrote (an
+edited data file would otherwise run silently).
+
+Settings recorded by older polyhpc versions are read through
+:func:`upgrade_settings` (damping in steps became damping in fs), so a folder
+run before keeps its protocol when the numbers it ran with are unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 from pathlib import Path
 
 from polyhpc.config import load_config, to_dict
-from polyhpc.errors import PolyhpcError
+from polyhpc.errors import ConfigError, PolyhpcError
 from polyhpc.fileio import sha256_file, write_json_atomic
 from polyhpc.md.settings import RUN_ONLY_FIELDS, Protocol
 
@@ -60,9 +66,30 @@ def force_field_record(frc: Path) -> dict:
 def protocol_record(protocol: Protocol) -> dict:
     """Name, deviations, settings, and a sha256 of the settings a LAMMPS run computes with."""
     settings = to_dict(protocol)
-    digest = hashlib.sha256(json.dumps(_computed(settings), sort_keys=True).encode()).hexdigest()
     return {"protocol": protocol.name, "deviations": list(protocol.deviations),
-            "protocol_settings": settings, "protocol_sha256": digest}
+            "protocol_settings": settings, "protocol_sha256": _settings_sha256(settings)}
+
+
+def _settings_sha256(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(_computed(settings), sort_keys=True).encode()).hexdigest()
+
+
+def upgrade_settings(settings: dict) -> dict:
+    """Protocol settings as recorded by an older polyhpc, in today's fields.
+
+    Damping was recorded as ``thermostat_damp_steps`` / ``barostat_damp_steps``
+    (time steps of the stage); it is now in fs, with separate values for the
+    stages at ``initial_timestep_fs``. The same numbers, converted.
+    """
+    settings = dict(settings)
+    dt = settings.get("timestep_fs", 2.0)
+    initial_dt = settings.get("initial_timestep_fs", 0.5)
+    for kind in ("thermostat", "barostat"):
+        steps = settings.pop(f"{kind}_damp_steps", None)
+        if steps is not None:
+            settings.setdefault(f"{kind}_damp_fs", steps * dt)
+            settings.setdefault(f"initial_{kind}_damp_fs", steps * initial_dt)
+    return settings
 
 
 def _computed(settings: dict) -> dict:
@@ -77,7 +104,14 @@ def _computed(settings: dict) -> dict:
 def recorded_protocol(workdir: Path) -> Protocol | None:
     """The protocol a run folder was built or run with (``None`` when it records none)."""
     settings = read_meta(workdir).get("protocol_settings")
-    return None if settings is None else load_config(dict(settings), Protocol)
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{Path(workdir) / 'meta.json'}: protocol_settings is not a mapping")
+    try:
+        return load_config(upgrade_settings(settings), Protocol)
+    except ConfigError as exc:
+        raise ConfigError(f"{Path(workdir) / 'meta.json'}: protocol_settings: {exc}") from None
 
 
 def _differences(recorded: dict, given: dict, prefix: str = "") -> list[str]:
@@ -130,10 +164,12 @@ def prepare_run(workdir: Path, protocol: Protocol, velocity_seed: int,
             f"{workdir} holds LAMMPS outputs of another system ({other['name']} ran on "
             f"sha256 {other['system_sha256'][:12]}, system.lmp is now {str(system)[:12]}): "
             "build into a new folder, or rebuild with `polyhpc md build ... --force`")
+    _refuse_edited_system(workdir, meta, system)
     mine = protocol_record(protocol)
-    if meta.get("protocol_sha256") not in (None, mine["protocol_sha256"]):
-        changed = _differences(_computed(meta.get("protocol_settings", {})),
-                               _computed(mine["protocol_settings"]))
+    recorded = upgrade_settings(meta.get("protocol_settings") or {})
+    if meta.get("protocol_sha256") not in (None, mine["protocol_sha256"]) and (
+            _settings_sha256(recorded) != mine["protocol_sha256"]):
+        changed = _differences(_computed(recorded), _computed(mine["protocol_settings"]))
         raise RunFolderError(
             f"{workdir} was built/run with profile {meta.get('protocol')!r}; this run's profile "
             f"{protocol.name!r} differs ({'; '.join(changed[:4]) or 'settings'}): run it with "
@@ -147,6 +183,27 @@ def prepare_run(workdir: Path, protocol: Protocol, velocity_seed: int,
         **meta, **mine, "velocity_seed": velocity_seed, "velocity_seeds": velocity_stages,
         "system_sha256": system})
     return system
+
+
+def _refuse_edited_system(workdir: Path, meta: dict, system: str | None) -> None:
+    """Refuse a ``system.lmp`` that is not the one ``md build`` wrote into this folder.
+
+    ``meta.json`` of a built folder holds the build record and the data file's
+    sha256 (:func:`polyhpc.md.build.write_system`); a file edited or replaced
+    since then would run silently with other charges or atoms.
+    """
+    built = meta.get("build")
+    recorded = meta.get("system_sha256")
+    if not built or recorded is None or system == recorded:
+        return
+    if not (Path(workdir) / "system.lmp").is_file():
+        return  # equilibrated elsewhere: relaxed.restart is the system
+    unit = built.get("unit_smiles", "UNIT") if isinstance(built, dict) else "UNIT"
+    raise RunFolderError(
+        f"{Path(workdir) / 'system.lmp'} is not the file `polyhpc md build` wrote (sha256 "
+        f"{str(recorded)[:12]} in meta.json, the file now {str(system)[:12]}): it was edited "
+        f"or replaced; `polyhpc md build '{unit}' --out {workdir} --force` rebuilds it (same "
+        "--profile and --seed), or build into a new folder")
 
 
 def write_meta(workdir: Path, protocol: Protocol) -> Path:

@@ -17,6 +17,7 @@ the box average of stage 13 covers the same steps as the reference's
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class Stage:
     average_window_steps: int = 0  # >0: LAMMPS averages the box length over such windows
     average_skip_steps: int = 0
     set_average_box: bool = False
+    thermostat_damp_fs: float = 200.0
+    barostat_damp_fs: float = 2000.0
 
 
 def load_protocol(path: Path | str) -> Protocol:
@@ -65,20 +68,27 @@ def equilibration_stages(p: Protocol) -> list[Stage]:
     """Stages 1-14 of the HTP-MD equilibration, durations scaled by ``eqfactor``.
 
     As in the reference input, the long-range solver is on for the first
-    minimization (stage 1) and off only for the 0.5 fs stages 2-3.
+    minimization (stage 1) and off only for the 0.5 fs stages 2-3, and those
+    two stages have their own damping times (the reference's ``floor(100*dt)``
+    evaluated at 0.5 fs: :class:`Protocol` ``initial_*_damp_fs``).
     """
     T, hot, f = p.temperature_K, p.anneal_temperature_K, p.eqfactor
     high, ramp = p.high_pressure_atm, p.ramp_pressure_atm
+    initial = {"dt": p.initial_timestep_fs, "kspace": False,
+               "thermostat_damp_fs": p.initial_thermostat_damp_fs,
+               "barostat_damp_fs": p.initial_barostat_damp_fs}
 
     def make(index, kind, ps=0.0, temps=(T, T), press=(1.0, 1.0), **extra):
         dt = extra.pop("dt", p.timestep_fs)
+        extra.setdefault("thermostat_damp_fs", p.thermostat_damp_fs)
+        extra.setdefault("barostat_damp_fs", p.barostat_damp_fs)
         steps = 0 if kind == "minimize" else _steps(ps, f, dt)
         return Stage(index, kind, ps * f, temps, press, dt, steps=steps, **extra)
 
     return [
         make(1, "minimize"),
-        make(2, "nvt", 50, dt=p.initial_timestep_fs, kspace=False, new_velocities=True),
-        make(3, "npt", 100, press=(1.0, ramp), dt=p.initial_timestep_fs, kspace=False),
+        make(2, "nvt", 50, new_velocities=True, **initial),
+        make(3, "npt", 100, press=(1.0, ramp), **initial),
         make(4, "minimize", reset_timestep=True),
         make(5, "npt", 500, press=(1.0, high), new_velocities=True),
         make(6, "npt", 400, press=(high, high)),
@@ -147,16 +157,48 @@ def production_steps(protocol: Protocol) -> int:
     return round(protocol.production_ps * 1000 / protocol.timestep_fs)
 
 
+#: File names the templates read and write: plain words, relative to the run folder.
+_FILE_NAME = re.compile(r"[A-Za-z0-9_.+-]*")
+
+
+def _check_context(context: dict) -> None:
+    """Refuse a context value that could break out of its place in a LAMMPS input.
+
+    Strings are file names (one plain word); numbers must be finite and of a number
+    type (a string that looks like a number is refused too).
+    """
+    for key, value in context.items():
+        if isinstance(value, bool) or value is None or isinstance(value, Stage):
+            continue
+        if isinstance(value, str):
+            if not _FILE_NAME.fullmatch(value):
+                raise ConfigError(f"{key}: {value!r} is not a plain file name (letters, "
+                                  "digits and _ . + -) and cannot be written into a LAMMPS "
+                                  "input")
+        elif isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}: {value!r} is not a finite number")
+        else:
+            raise ConfigError(f"{key}: {type(value).__name__} values are not rendered into "
+                              "LAMMPS inputs")
+
+
 def render_input(template: str, protocol: Protocol, **context) -> str:
     """Render ``lammps_templates/<template>`` with the protocol and extra context.
 
-    ``timeout_s`` (seconds, or ``None``) adds a LAMMPS ``timer timeout``;
-    ``continue_from`` (a restart file, or empty) continues a production.
-    Other missing context variables raise (``StrictUndefined``): a template
-    is never rendered with a silent blank.
+    ``timeout_s`` (whole seconds, or ``None``) adds a LAMMPS ``timer timeout``
+    (0 stops at the first check: LAMMPS skips the run); ``continue_from`` (a
+    restart file, or empty) continues a production; ``stop_step`` (production,
+    default its last step) ends this call's production early at that step, as a
+    spent time budget does. String context values are file names and numbers must
+    be finite (:func:`_check_context`); the protocol's own strings were checked
+    when it was made. Other missing context variables raise (``StrictUndefined``):
+    a template is never rendered with a silent blank.
     """
     context.setdefault("timeout_s", None)
     context.setdefault("continue_from", "")
+    context.setdefault("stop_step", production_steps(protocol))
+    _check_context(context)
     return _environment().get_template(template).render(
         p=protocol, stages=equilibration_stages(protocol),
         production_steps=production_steps(protocol), timeout_mark=TIMEOUT_MARK, **context)

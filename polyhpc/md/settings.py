@@ -6,14 +6,85 @@ fidelity profiles (``workflows/md-*.yaml``) by
 that building, rendering and running import settings, never each other.
 A settings object checks its ranges when it is made, so ``dataclasses.replace``
 with a bad value fails as loudly as a bad YAML file.
+
+Strings of a profile reach LAMMPS: ``name`` and ``deviations`` are written
+into comment lines of every input, ``lmp_args`` onto the ``lmp`` command
+line (as separate arguments, never through a shell). A profile is someone's
+file, so each string is checked when the settings are made
+(:func:`check_text`, :func:`check_lmp_args`): one line of plain characters,
+or the profile is refused naming the field. A line break would start a new
+LAMMPS command (``shell ...`` runs a program), a trailing ``&`` joins the
+next command into the comment, and triple quotes open a string that swallows
+the following lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from polyhpc.errors import ConfigError
+
+#: What a string written into a LAMMPS comment line may hold (and nothing else).
+TEXT_CHARACTERS = "letters, digits, spaces and . , : ; ( ) [ ] + - * / = < > _ % ' ~ @ ! ?"
+_TEXT = re.compile(r"[A-Za-z0-9 .,:;()\[\]+\-*/=<>_%'~@!?]*")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9._+-]")
+_MAX_TEXT = 1000
+#: lmp options a profile may pass: accelerators and output buffering. Not -in, -log,
+#: -var, -echo, -screen and the like, which would change what polyhpc runs or reads.
+LMP_OPTIONS = frozenset({"-k", "-kokkos", "-sf", "-suffix", "-pk", "-package",
+                         "-nc", "-nocite", "-nb", "-nonbuf"})
+_LMP_WORD = re.compile(r"[A-Za-z0-9_.:/{}=+,-]+")
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def check_text(name: str, value: str, what: str = "text") -> None:
+    """Refuse a string that is not one line of plain characters (``ConfigError``).
+
+    ``what="name"`` asks for a name: a letter or digit, then letters, digits and
+    ``. _ + -`` (no spaces).
+    """
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: expected a string, got {value!r}")
+    if len(value) > _MAX_TEXT:
+        raise ConfigError(f"{name}: {_shown(value)} is longer than {_MAX_TEXT} characters")
+    pattern, allowed = ((_NAME, "a letter or digit, then letters, digits and . _ + -")
+                        if what == "name" else (_TEXT, TEXT_CHARACTERS))
+    if pattern.fullmatch(value):
+        return
+    char = _NAME_CHAR if what == "name" else _TEXT
+    bad = next((c for c in value if not char.fullmatch(c)), value[:1])
+    raise ConfigError(f"{name}: {_shown(value)} holds {bad!r}, which is not allowed in text "
+                      f"written into a LAMMPS input (one line of {allowed})")
+
+
+def check_lmp_args(name: str, args) -> None:
+    """Refuse ``lmp`` arguments that are not accelerator options (``ConfigError``).
+
+    Each argument is one word of plain characters (``{gpus}`` allowed); each
+    option is one of :data:`LMP_OPTIONS`.
+    """
+    for i, arg in enumerate(args):
+        if not isinstance(arg, str) or not _LMP_WORD.fullmatch(arg):
+            raise ConfigError(f"{name}[{i}]: {arg!r} is not one plain word (letters, digits "
+                              "and _ . : / { } = + , -)")
+        if arg.startswith("-") and arg not in LMP_OPTIONS and not _number(arg):
+            raise ConfigError(f"{name}[{i}]: {arg!r} is not an lmp option polyhpc passes on "
+                              f"(allowed: {' '.join(sorted(LMP_OPTIONS))}); polyhpc sets the "
+                              "input, the log and the variables itself")
+
+
+def _number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
 
 
 def check_ranges(settings) -> None:
@@ -24,6 +95,8 @@ def check_ranges(settings) -> None:
                 value):
             continue
         low, high = f.metadata.get("min"), f.metadata.get("max")
+        if low is not None and f.metadata.get("min_open") and value <= low:
+            raise ConfigError(f"{f.name}: {value!r} must be above {low}")
         if low is not None and value < low:
             raise ConfigError(f"{f.name}: {value!r} is below the minimum {low}")
         if high is not None and value > high:
@@ -69,6 +142,13 @@ class Protocol:
     published protocol lists each departure and its reason in ``deviations``
     (rendered into every LAMMPS input and recorded in ``meta.json``).
     ``lmp_args`` may hold ``{gpus}``, replaced by the GPU count of the run.
+
+    Thermostat and barostat damping times are in fs, as LAMMPS takes them. The
+    reference sets them as ``floor(100*dt)`` and ``floor(1000*dt)`` (equal-style
+    variables, evaluated where each fix is defined): 200 and 2000 fs at its
+    2 fs, 50 and 500 fs in the 0.5 fs stages 2-3. These are the defaults, so a
+    profile with another time step keeps the reference's damping times (at
+    1 fs: 200 and 2000 steps, not 100 and 1000).
     """
 
     name: str = "paper"
@@ -84,8 +164,13 @@ class Protocol:
     restart_every_steps: int = field(default=50000, metadata={"min": 1})
     thermo_every_steps: int = field(default=1000, metadata={"min": 1})
     replicas: int = field(default=5, metadata={"min": 1})
-    thermostat_damp_steps: int = field(default=100, metadata={"min": 1})
-    barostat_damp_steps: int = field(default=1000, metadata={"min": 1})
+    thermostat_damp_fs: float = field(default=200.0, metadata={"min": 0.0, "min_open": True})
+    barostat_damp_fs: float = field(default=2000.0, metadata={"min": 0.0, "min_open": True})
+    # stages 2-3 (initial_timestep_fs): the reference's floor(100*0.5) and floor(1000*0.5)
+    initial_thermostat_damp_fs: float = field(default=50.0,
+                                              metadata={"min": 0.0, "min_open": True})
+    initial_barostat_damp_fs: float = field(default=500.0,
+                                            metadata={"min": 0.0, "min_open": True})
     high_pressure_atm: float = field(default=4000.0, metadata={"min": 1.0})
     ramp_pressure_atm: float = field(default=1000.0, metadata={"min": 1.0})
     pair_cutoff_A: float = field(default=9.5, metadata={"min": 2.0})
@@ -99,6 +184,12 @@ class Protocol:
 
     def __post_init__(self):
         check_ranges(self)
+        check_text("name", self.name, what="name")
+        if not isinstance(self.deviations, tuple):
+            raise ConfigError(f"deviations: expected a list of strings, got {self.deviations!r}")
+        for i, line in enumerate(self.deviations):
+            check_text(f"deviations[{i}]", line)
+        check_lmp_args("lmp_args", self.lmp_args)
         if self.restart_every_steps % self.dump_every_steps:
             # a continued production rewrites the frame of its restart step: it must be one
             raise ConfigError(f"restart_every_steps: {self.restart_every_steps} is not a "

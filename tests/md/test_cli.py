@@ -104,3 +104,37 @@ def test_md_run_without_profile_uses_the_whole_recorded_profile(tmp_path):
     gpu = load_protocol(ROOT / "workflows" / "md-gpu.yaml")
     (tmp_path / "meta.json").write_text(json.dumps(protocol_record(gpu)))
     assert recorded_protocol(tmp_path) == gpu and gpu.lmp_args
+
+
+def _net_charge(system_lmp):
+    lines = system_lmp.read_text().splitlines()
+    start = lines.index("Atoms # full") + 2
+    end = lines.index("", start)
+    return sum(float(line.split()[3]) for line in lines[start:end])
+
+
+def test_md_run_refuses_a_system_lmp_edited_since_its_build(tmp_path):
+    """A Li charge raised from +0.7 to +5.8 (net +5.1): refused, nothing of LAMMPS runs."""
+    from polyhpc.md.lammps import run_protocol
+    from polyhpc.md.meta import RunFolderError, recorded_protocol
+
+    out = tmp_path / "run"
+    assert _build(out).exit_code == 0
+    system = out / "system.lmp"
+    assert abs(_net_charge(system)) < 1e-9
+    lines = system.read_text().splitlines(keepends=True)
+    li = next(i for i, line in enumerate(lines) if line.split()[2:4] == ["90", "0.700000"])
+    lines[li] = lines[li].replace(" 0.700000 ", " 5.800000 ", 1)
+    system.write_text("".join(lines))
+    assert _net_charge(system) == pytest.approx(5.1)
+    meta = (out / "meta.json").read_text()
+    result = CliRunner().invoke(main, ["md", "run", str(out)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert "system.lmp is not the file `polyhpc md build` wrote" in result.output
+    assert f"`polyhpc md build '*CCO*' --out {out} --force` rebuilds it" in result.output
+    with pytest.raises(RunFolderError, match="edited or replaced"):
+        run_protocol(out, recorded_protocol(out), seed=1)
+    assert not list(out.glob("eq01*")) and not (out / "records.json").exists()
+    assert (out / "meta.json").read_text() == meta  # the build's sha256 is kept
+    rebuilt = _build(out, "--force")
+    assert rebuilt.exit_code == 0 and abs(_net_charge(system)) < 1e-9

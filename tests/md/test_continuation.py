@@ -2,10 +2,10 @@
 
 One smoke-size replica (316 atoms) is equilibrated once with the box length
 logged every step, then copies of it lose their production and run it again:
-killed in the middle, stopped by a time budget, or started twice at once.
+killed in the middle, stopped by a budget, or started twice at once. No test here depends
+on the machine's speed: budgets are counted in steps, and a kill waits for a restart file.
 """
 
-import dataclasses
 import json
 import shutil
 import signal
@@ -20,26 +20,17 @@ from click.testing import CliRunner
 from polyhpc.cli import main
 from polyhpc.md.lammps import evaluate
 from polyhpc.md.meta import RunFolderError
-from polyhpc.md.protocol import box_average_window, equilibration_stages, load_protocol
+from polyhpc.md.protocol import box_average_window, equilibration_stages
 from polyhpc.md.restart import latest_restart, restart_complete, restart_timestep
 from polyhpc.md.thermo import parse_thermo
-from tests.conftest import ROOT
+from tests.md.conftest import SMOKE_EVERY_STEP as PROTOCOL
 
 pytestmark = pytest.mark.lammps
 
-# smoke stages, every step logged; 4 ps of production (2,000 steps), a restart every 200
-PROTOCOL = dataclasses.replace(load_protocol(ROOT / "workflows" / "md-smoke.yaml"),
-                               thermo_every_steps=1, production_ps=4.0, restart_every_steps=200)
 FRAMES = list(range(0, 2001, 100))
 POLYHPC = str(Path(sys.executable).parent / "polyhpc")
-
-
-@pytest.fixture(scope="module")
-def equilibrated(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("peo") / "rep0"
-    outcome = evaluate("*CCO*", folder, PROTOCOL, seed=5, replica=0, threads=1)
-    assert outcome["status"] == "finished", outcome
-    return folder
+#: Only turns a hang into a failure: far above what any step takes (no test times a speed).
+HANG_GUARD_S = 600
 
 
 def _frame_steps(path):
@@ -97,8 +88,9 @@ def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_p
     rep = _without_production(equilibrated, tmp_path / "killed")
     driver = subprocess.Popen([POLYHPC, "md", "run", str(rep), "--threads", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lmp, deadline = [], time.monotonic() + 120
-    while latest_restart(rep) is None and time.monotonic() < deadline:
+    lmp = []
+    # the first restart (step 200 of 2,000) is the signal, whatever the machine's speed
+    while latest_restart(rep) is None and driver.poll() is None:
         lmp = _children(driver.pid) or lmp
         time.sleep(0.02)
     lmp = _children(driver.pid) or lmp
@@ -129,21 +121,24 @@ def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_p
                                                                    "production.part1.log"]
 
 
-def _wait_gone(pid, seconds=10.0):
-    end = time.monotonic() + seconds
+def _wait_gone(pid):
+    """Until the process is gone (its SIGTERM comes at once; the guard only ends a hang)."""
+    end = time.monotonic() + HANG_GUARD_S
     while _alive(pid) and time.monotonic() < end:
         time.sleep(0.05)
 
 
-def test_a_time_budget_stops_production_cleanly_and_the_next_call_continues(equilibrated,
-                                                                          tmp_path):
+def test_a_budget_stops_production_cleanly_and_the_next_call_continues(equilibrated, tmp_path):
+    """A budget of 750 steps: the same stop on any machine (a wall-clock budget was not)."""
     rep = _without_production(equilibrated, tmp_path / "budget")
-    outcome = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1, timeout_s=1.5)
+    outcome = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1,
+                       production_step_budget=750)
     assert (outcome["status"], outcome["ok"], outcome["timed_out"], outcome["error"]) == (
         "timed out", False, True, None)
     assert [r["status"] for r in outcome["records"]] == ["skipped"] * 14 + ["timed out"]
     stopped = rep / "production.timeout.restart"
-    assert restart_complete(stopped) and 0 < restart_timestep(stopped) < 2000
+    assert restart_complete(stopped) and restart_timestep(stopped) == 750
+    assert _frame_steps(rep / "traj.lammpstrj") == FRAMES[:8]  # 0-700
     again = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1)
     assert again["status"] == "finished" and again["ok"]
     assert again["records"][-1] == {"name": "production", "status": "continued",
@@ -156,10 +151,10 @@ def test_a_time_budget_stops_production_cleanly_and_the_next_call_continues(equi
 def test_two_runs_started_in_one_folder_run_lammps_once(equilibrated, tmp_path):
     rep = _without_production(equilibrated, tmp_path / "twice")
     command = [POLYHPC, "md", "run", str(rep), "--json", "--threads", "1"]
+    # either may take the folder's lock first: the other waits, then finds production done
     first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    outputs = [json.loads(p.communicate(timeout=300)[0]) for p in (first, second)]
+    outputs = [json.loads(p.communicate(timeout=HANG_GUARD_S)[0]) for p in (first, second)]
     productions = sorted(out[-1]["status"] for out in outputs)
     assert productions == ["ran", "skipped"]  # the second waited, then found it done
     assert _frame_steps(rep / "traj.lammpstrj") == FRAMES

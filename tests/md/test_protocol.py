@@ -1,4 +1,6 @@
 import dataclasses
+import json
+import math
 import re
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from polyhpc.md.protocol import (
     render_input,
 )
 from polyhpc.md.settings import BuildSettings, Protocol
+from polyhpc.resources import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,11 +34,55 @@ def _equilibration_inputs(p, seed=1000, average_box_A=40.0):
         for name, template, _, context in protocol_jobs(p)[:-1])
 
 
-def test_smoke_inputs_match_the_golden_files():
-    p = _profile("smoke")
-    assert _equilibration_inputs(p) == (GOLDEN / "equilibration-smoke.in").read_text()
+@pytest.mark.parametrize("name", ["smoke", "paper"])
+def test_inputs_match_the_golden_files(name):
+    """The paper golden files were rendered before damping moved from steps to fs."""
+    p = _profile(name)
+    assert _equilibration_inputs(p) == (GOLDEN / f"equilibration-{name}.in").read_text()
     assert render_input("production.in.j2", p, restart_file="relaxed.restart", seed=7,
-                        last_polymer_type=89) == (GOLDEN / "production-smoke.in").read_text()
+                        last_polymer_type=89) == (GOLDEN / f"production-{name}.in").read_text()
+
+
+def _damping(text):
+    """(dt, Tdamp, Pdamp or None) of every fix nvt/npt of the rendered inputs, in order."""
+    found, dt = [], None
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["timestep"]:
+            dt = float(words[1])
+        if len(words) > 3 and words[0] == "fix" and words[3] in ("nvt", "npt"):
+            tdamp = float(words[words.index("temp") + 3])
+            pdamp = float(words[words.index("iso") + 3]) if "iso" in words else None
+            found.append((dt, tdamp, pdamp))
+    return found
+
+
+# The reference input (TRI-AMDD/PolyGen Example-simulation-files/equilibration.in): "variable
+# tdamp equal floor(100*dt)" and "variable pdamp equal floor(1000*dt)", equal-style, so each
+# ${tdamp} is evaluated at the time step of the fix that uses it: its 2 fs, and 0.5 fs in
+# stages 2-3.
+def _reference_damping(dt_fs):
+    return math.floor(100 * dt_fs), math.floor(1000 * dt_fs)
+
+
+@pytest.mark.parametrize("name", ["gpu", "gpu-package", "paper", "smoke"])
+def test_every_profile_damps_as_the_reference_does_at_its_time_steps(name):
+    """Tdamp 200 fs / Pdamp 2000 fs (50 / 500 fs in the 0.5 fs stages), whatever the step."""
+    p = _profile(name)
+    inputs = _equilibration_inputs(p) + render_input(
+        "production.in.j2", p, restart_file="r", seed=1, last_polymer_type=89) + render_input(
+        "benchmark.in.j2", p, data_file="system.lmp", steps=100, seed=1)
+    damping = _damping(inputs)
+    assert len(damping) == 12 + 1 + 1  # 12 MD stages, production, benchmark
+    reference_dt = {p.timestep_fs: 2.0, p.initial_timestep_fs: 0.5}
+    for dt, tdamp, pdamp in damping:
+        tref, pref = _reference_damping(reference_dt[dt])
+        assert tdamp == tref, (name, dt)
+        assert pdamp in (None, pref), (name, dt)
+    if name == "gpu":  # 1 fs: 200 and 2000 steps, as long as the reference's 100 and 1000
+        assert p.timestep_fs == 1.0
+        assert (1.0, 200.0, 2000.0) in damping and (1.0, 200.0, None) in damping
+        assert (0.5, 50.0, 500.0) in damping
 
 
 def test_paper_profile_is_the_htpmd_protocol():
@@ -119,12 +166,45 @@ def test_gpu_profile_states_its_deviation_and_drops_respa():
     assert "timestep        1.0" in text and "run             5000000 upto" in text
     assert "# deviation from the paper protocol: Verlet at 1 fs" in text
     assert "dump            traj all custom 2000" in text  # still one frame per 2 ps
+    assert "fix             prod all nvt temp 353.0 353.0 200.0" in text  # 200 fs, 200 steps
+    # what still differs from the reference is declared: the damping in steps, nreset
+    assert any("200 and 2000 steps of 1 fs" in d for d in p.deviations)
+    assert any("nreset" in d for d in p.deviations)
+
+
+def test_a_folder_run_with_damping_in_steps_continues_when_the_times_are_the_same(tmp_path):
+    """meta.json of older runs records thermostat_damp_steps; the paper's numbers are unchanged,
+    the 1 fs GPU profile's are not (100 steps of 1 fs was 100 fs, now 200 fs)."""
+    from polyhpc.config import to_dict
+    from polyhpc.md.meta import RunFolderError, prepare_run, recorded_protocol
+
+    def old_record(p):
+        settings = to_dict(p)
+        for kind, steps in (("thermostat", 100), ("barostat", 1000)):
+            del settings[f"{kind}_damp_fs"], settings[f"initial_{kind}_damp_fs"]
+            settings[f"{kind}_damp_steps"] = steps
+        return {"protocol": p.name, "protocol_settings": settings, "protocol_sha256": "0" * 64}
+
+    for name in ("paper", "gpu"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "meta.json").write_text(json.dumps(old_record(_profile(name))))
+        if name == "paper":
+            assert recorded_protocol(folder) == _profile("paper")
+            prepare_run(folder, _profile("paper"), 1, {})
+            continue
+        assert recorded_protocol(folder).thermostat_damp_fs == 100.0  # what it ran with
+        with pytest.raises(RunFolderError, match="thermostat_damp_fs 100.0 -> 200.0"):
+            prepare_run(folder, _profile("gpu"), 1, {})
 
 
 def test_profiles_are_explicit_about_their_deviations():
     assert _profile("paper").deviations and "fix deposit" in _profile("paper").deviations[0]
     smoke = _profile("smoke").deviations
     assert any("2e-4" in d for d in smoke) and any("2 LiTFSI pairs" in d for d in smoke)
+    for name in shipped("md"):  # every profile builds its systems the same way
+        assert any("ions are inserted at build time" in d for d in _profile(name).deviations), \
+            name
 
 
 def test_profiles_reject_unknown_keys_and_bad_values(tmp_path):
