@@ -123,6 +123,102 @@ class DumpFrames:
     dropped_truncated: bool
 
 
+# Why a frame of the dump is refused, by parser status. Format fields: path, where ("frame
+# 3"), timestep, detail (the atom count or id the status names) and n_atoms.
+_REFUSALS = {
+    text.PARTIAL_NEXT: "{path}: {where} (timestep {timestep}) has more lines than its atoms",
+    text.COUNT_CHANGED: "{path}: {where} has {detail} atoms, the first frame {n_atoms}; atom "
+                        "counts must not change between frames",
+    text.BAD_ID: "{path}: {where} (timestep {timestep}) has atom id {detail} twice or not in "
+                 "the first frame (or not an integer)",
+    text.OUTSIDE: "{path}: {where} (timestep {timestep}) puts atom {detail} outside the box "
+                  "(wrapped x y z must lie in it)",
+    text.EXTRA: "{path}: {where} (timestep {timestep}) has more lines than its {n_atoms} atoms",
+}
+_MALFORMED = ("{path}: {where} (timestep {timestep}) is malformed (a number could not be "
+              "parsed, or a line has too many or too few columns)")
+# A damaged last frame of the file, dropped with --allow-truncated: frames kept counting from
+# the damaged one (PARTIAL_NEXT: the frame is whole, the next header is cut short), and the
+# refusal without that flag. ``next_frame`` is the frame after the damaged one.
+_TRUNCATIONS = {
+    text.TRUNCATED: (0, "{path}: {where} (timestep {timestep}) is truncated"),
+    text.PARTIAL_NEXT: (1, "{path}: frame {next_frame} is truncated in its header"),
+}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Frames parsed from one chunk of bytes, with the parser's status of each."""
+
+    timesteps: np.ndarray  # (n,) int64
+    boxes: np.ndarray  # (n, 3, 2) float64, Å
+    positions: np.ndarray  # (n, n_kept, 3) float64, Å, unwrapped
+    com: np.ndarray  # (n, 3) float64, Å
+    status: np.ndarray  # (n,) int64, dumptext status codes
+    detail: np.ndarray  # (n,) int64, atom count or id a status names
+
+
+def _frame_starts(buf: np.ndarray, n_atoms: int) -> np.ndarray:
+    """Byte offsets of every ``ITEM: TIMESTEP`` line in ``buf``."""
+    starts = np.empty(max(16, buf.shape[0] // max(1, 30 * n_atoms)), np.int64)
+    found = text.find_frames(buf, 0, buf.shape[0], text.TIMESTEP, starts)
+    if found > starts.shape[0]:
+        starts = np.empty(found, np.int64)
+        text.find_frames(buf, 0, buf.shape[0], text.TIMESTEP, starts)
+    return starts[:found]
+
+
+def _parse_chunk(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, header: DumpHeader,
+                 roles: np.ndarray, slot_of_id: np.ndarray, known_id: np.ndarray,
+                 mass_of_id: np.ndarray, n_kept: int) -> _Chunk:
+    """Parse the frames ``buf[starts[f]:ends[f]]`` in parallel."""
+    n = starts.shape[0]
+    chunk = _Chunk(timesteps=np.zeros(n, np.int64), boxes=np.zeros((n, 3, 2)),
+                   positions=np.zeros((n, n_kept, 3)), com=np.zeros((n, 3)),
+                   status=np.zeros(n, np.int64), detail=np.zeros(n, np.int64))
+    text.parse_frames(buf, starts, ends, header.n_atoms, roles, header.has_images, slot_of_id,
+                      known_id, mass_of_id, chunk.positions, chunk.com, chunk.boxes,
+                      chunk.timesteps, chunk.status, chunk.detail, text.TIMESTEP)
+    return chunk
+
+
+def _accepted_frames(path: Path, chunk: _Chunk, first_index: int, at_eof: bool,
+                     allow_truncated: bool, n_atoms: int) -> tuple[int, bool]:
+    """Frames of ``chunk`` to keep and whether a truncated last frame was dropped.
+
+    Raises
+    ------
+    TrajectoryError
+        Naming the first damaged frame and why (:data:`_REFUSALS`), unless it
+        is the file's truncated last frame and ``allow_truncated`` is set.
+    """
+    bad = np.flatnonzero(chunk.status)
+    if not bad.size:
+        return chunk.status.shape[0], False
+    first = int(bad[0])
+    code = int(chunk.status[first])
+    fields = {"path": path, "where": f"frame {first_index + first}",
+              "next_frame": first_index + first + 1, "timestep": chunk.timesteps[first],
+              "detail": chunk.detail[first], "n_atoms": n_atoms}
+    if code in _TRUNCATIONS and at_eof and first == chunk.status.shape[0] - 1:
+        kept, message = _TRUNCATIONS[code]
+        if allow_truncated:
+            return first + kept, True
+        raise TrajectoryError(message.format(**fields) + "; pass --allow-truncated to drop it")
+    raise TrajectoryError(_REFUSALS.get(code, _MALFORMED).format(**fields))
+
+
+def _known_id_mask(slot_of_id: np.ndarray, mass_of_id: np.ndarray,
+                   known_ids: np.ndarray | None) -> np.ndarray:
+    """(max_id + 1,) bool: the ids every frame must hold once each."""
+    known_id = np.zeros(slot_of_id.shape[0], np.bool_)
+    if known_ids is None:
+        known_id[:] = np.asarray(mass_of_id)[:slot_of_id.shape[0]] > 0
+    else:
+        known_id[np.asarray(known_ids, np.int64)] = True
+    return known_id
+
+
 def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
                   mass_of_id: np.ndarray, n_kept: int, allow_truncated: bool = False,
                   chunk_bytes: int = 128 << 20,
@@ -140,15 +236,11 @@ def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
         The ids every frame must hold once each (default: those with a mass).
     """
     size = os.path.getsize(path)
-    known_id = np.zeros(slot_of_id.shape[0], np.bool_)
-    if known_ids is None:
-        known_id[:] = np.asarray(mass_of_id)[:slot_of_id.shape[0]] > 0
-    else:
-        known_id[np.asarray(known_ids, np.int64)] = True
+    known_id = _known_id_mask(slot_of_id, mass_of_id, known_ids)
     # After the first frame only ids and coordinates are needed: skip the rest.
     stream_roles = np.where(np.isin(header.roles, [_ROLE[r] for r in ("mol", "type", "mass")]),
                             -1, header.roles)
-    parts: list[tuple] = []
+    parts: list[tuple[_Chunk, int]] = []  # each chunk and its frames kept
     carry = b""
     offset = 0
     frame_index = 0
@@ -158,77 +250,21 @@ def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
             block = handle.read(chunk_bytes)
             at_eof = len(block) < chunk_bytes
             buf = np.frombuffer(carry + block, dtype=np.uint8)
-            starts = np.empty(max(16, buf.shape[0] // max(1, 30 * header.n_atoms)), np.int64)
-            found = text.find_frames(buf, 0, buf.shape[0], text.TIMESTEP, starts)
-            if found > starts.shape[0]:
-                starts = np.empty(found, np.int64)
-                text.find_frames(buf, 0, buf.shape[0], text.TIMESTEP, starts)
-            starts = starts[:found]
+            starts = _frame_starts(buf, header.n_atoms)
             if at_eof:
                 ends = np.append(starts[1:], buf.shape[0])
+            elif starts.shape[0] < 2:
+                # A frame larger than the chunk: read more before parsing.
+                carry = buf.tobytes()
+                chunk_bytes *= 2
+                continue
             else:
-                if found < 2:
-                    # A frame larger than the chunk: read more before parsing.
-                    carry = buf.tobytes()
-                    chunk_bytes *= 2
-                    continue
-                ends = starts[1:]
-                starts = starts[:-1]
-            n = starts.shape[0]
-            positions = np.zeros((n, n_kept, 3))
-            com = np.zeros((n, 3))
-            boxes = np.zeros((n, 3, 2))
-            timesteps = np.zeros(n, np.int64)
-            status = np.zeros(n, np.int64)
-            detail = np.zeros(n, np.int64)
-            text.parse_frames(buf, starts, ends, header.n_atoms, stream_roles, header.has_images,
-                          slot_of_id, known_id, mass_of_id, positions, com, boxes, timesteps,
-                          status, detail, text.TIMESTEP)
-            bad = np.flatnonzero(status)
-            if bad.size:
-                first = int(bad[0])
-                code = int(status[first])
-                where = f"frame {frame_index + first}"
-                last_frame = at_eof and first == n - 1
-                if code == text.PARTIAL_NEXT and last_frame and allow_truncated:
-                    dropped = True
-                    n = first + 1
-                elif code == text.PARTIAL_NEXT and last_frame:
-                    raise TrajectoryError(
-                        f"{path}: frame {frame_index + first + 1} is truncated in its header; "
-                        "pass --allow-truncated to drop it")
-                elif code == text.TRUNCATED and last_frame and allow_truncated:
-                    dropped = True
-                    n = first
-                elif code == text.TRUNCATED and last_frame:
-                    raise TrajectoryError(
-                        f"{path}: {where} (timestep {timesteps[first]}) is truncated; "
-                        "pass --allow-truncated to drop it")
-                elif code == text.PARTIAL_NEXT:
-                    raise TrajectoryError(f"{path}: {where} (timestep {timesteps[first]}) has "
-                                          "more lines than its atoms")
-                elif code == text.COUNT_CHANGED:
-                    raise TrajectoryError(
-                        f"{path}: {where} has {detail[first]} atoms, the first frame "
-                        f"{header.n_atoms}; atom counts must not change between frames")
-                elif code == text.BAD_ID:
-                    raise TrajectoryError(
-                        f"{path}: {where} (timestep {timesteps[first]}) has atom id "
-                        f"{detail[first]} twice or not in the first frame (or not an integer)")
-                elif code == text.OUTSIDE:
-                    raise TrajectoryError(
-                        f"{path}: {where} (timestep {timesteps[first]}) puts atom "
-                        f"{detail[first]} outside the box (wrapped x y z must lie in it)")
-                elif code == text.EXTRA:
-                    raise TrajectoryError(
-                        f"{path}: {where} (timestep {timesteps[first]}) has more lines than "
-                        f"its {header.n_atoms} atoms")
-                else:
-                    raise TrajectoryError(
-                        f"{path}: {where} (timestep {timesteps[first]}) is malformed "
-                        "(a number could not be parsed, or a line has too many or too few "
-                        "columns)")
-            parts.append((timesteps[:n], boxes[:n], positions[:n], com[:n]))
+                starts, ends = starts[:-1], starts[1:]
+            chunk = _parse_chunk(buf, starts, ends, header, stream_roles, slot_of_id, known_id,
+                                 mass_of_id, n_kept)
+            n, dropped = _accepted_frames(path, chunk, frame_index, at_eof, allow_truncated,
+                                          header.n_atoms)
+            parts.append((chunk, n))
             frame_index += n
             consumed = int(ends[-1]) if not at_eof and n else buf.shape[0]
             carry = buf[consumed:].tobytes() if not at_eof else b""
@@ -240,9 +276,9 @@ def stream_frames(path: Path, header: DumpHeader, slot_of_id: np.ndarray,
     if frame_index == 0:
         raise TrajectoryError(f"{path}: no complete frame")
     return DumpFrames(
-        timesteps=np.concatenate([p[0] for p in parts]),
-        boxes=np.concatenate([p[1] for p in parts]),
-        positions=np.concatenate([p[2] for p in parts]),
-        com=np.concatenate([p[3] for p in parts]),
+        timesteps=np.concatenate([chunk.timesteps[:n] for chunk, n in parts]),
+        boxes=np.concatenate([chunk.boxes[:n] for chunk, n in parts]),
+        positions=np.concatenate([chunk.positions[:n] for chunk, n in parts]),
+        com=np.concatenate([chunk.com[:n] for chunk, n in parts]),
         dropped_truncated=dropped,
     )

@@ -82,7 +82,7 @@ def test_truncated_final_frame_is_named_and_can_be_dropped(small_dump):
     assert len(result.output.strip().splitlines()) == 1
     result = _run(small_dump.parent, "--allow-truncated", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["replicas"][0]["n_frames"] == 5
+    assert json.loads(result.stdout)["replicas"][0]["n_frames"] == 5
 
 
 def test_missing_columns_are_named(small_dump):
@@ -117,7 +117,7 @@ def test_meta_fields_can_be_overridden_on_the_command_line(small_dump):
     del meta["temperature"]
     (small_dump.parent / "meta.json").write_text(json.dumps(meta | {"temperature": 1.0}))
     result = _run(small_dump.parent, "--temperature", "353", "--json")
-    assert json.loads(result.output)["replicas"][0]["temperature"] == 353.0
+    assert json.loads(result.stdout)["replicas"][0]["temperature"] == 353.0
 
 
 def test_changing_atom_count_between_frames_is_an_error(small_dump):
@@ -130,6 +130,57 @@ def test_changing_atom_count_between_frames_is_an_error(small_dump):
     result = _run(small_dump.parent)
     assert result.exit_code == 2
     assert "frame 2 has 239 atoms, the first frame 240" in result.output
+
+
+def _damage_row(lines, frame, row, column, value):
+    """Set one field of atom row ``row`` (0-based) of ``frame`` in a dump's lines."""
+    starts = [i for i, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP")]
+    fields = lines[starts[frame] + 9 + row].split()
+    fields[column] = value
+    lines[starts[frame] + 9 + row] = " ".join(fields) + "\n"
+
+
+def _extra_row(lines, frame, row, column, value):
+    """Repeat the last atom row of ``frame``: one line more than its atoms."""
+    starts = [*(i for i, line in enumerate(lines) if line.startswith("ITEM: TIMESTEP")),
+              len(lines)]
+    lines.insert(starts[frame + 1], lines[starts[frame + 1] - 1])
+
+
+@pytest.mark.parametrize("damage, frame, row, column, value, message", [
+    (_damage_row, 3, 4, 0, "4", "frame 3 (timestep 3000) has atom id 4 twice or not in the "
+     "first frame (or not an integer)"),
+    (_damage_row, 2, 0, 0, "4.5", "frame 2 (timestep 2000) has atom id 4 twice or not in the "
+     "first frame (or not an integer)"),
+    (_damage_row, 1, 9, 5, "1000.0", "frame 1 (timestep 1000) puts atom 10 outside the box "
+     "(wrapped x y z must lie in it)"),
+    (_damage_row, 4, 0, 8, "0.5", "frame 4 (timestep 4000) is malformed (a number could not "
+     "be parsed, or a line has too many or too few columns)"),
+    (_extra_row, 2, None, None, None, "frame 2 (timestep 2000) has more lines than its 240 "
+     "atoms"),
+])
+def test_a_damaged_frame_is_refused_naming_the_frame_and_the_reason(small_dump, damage, frame,
+                                                                    row, column, value,
+                                                                    message):
+    lines = small_dump.read_text().splitlines(keepends=True)
+    damage(lines, frame, row, column, value)
+    small_dump.write_text("".join(lines))
+    for args in ([], ["--allow-truncated"]):  # only a damaged end can be dropped
+        result = _run(small_dump.parent, *args)
+        assert result.exit_code == 2
+        assert result.output.strip() == f"error: {small_dump}: {message}"
+
+
+def test_a_last_frame_cut_in_its_header_is_named_and_can_be_dropped(small_dump):
+    with open(small_dump, "ab") as handle:
+        handle.write(b"ITEM: TIMES")
+    result = _run(small_dump.parent)
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {small_dump}: frame 6 is truncated in its "
+                                     "header; pass --allow-truncated to drop it")
+    result = _run(small_dump.parent, "--allow-truncated", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["replicas"][0]["n_frames"] == 6
 
 
 def test_garbage_in_a_frame_is_reported_not_parsed(small_dump):
@@ -184,7 +235,7 @@ def test_solvate_elements_can_be_overridden(reference_trajectory, reference_resu
     result = CliRunner().invoke(main, ["analyze", str(reference_trajectory), "--json",
                                        "--solvate-elements", "8"])
     assert result.exit_code == 0, result.output
-    only_oxygen = json.loads(result.output)["replicas"][0]["poly_diffusivity"]
+    only_oxygen = json.loads(result.stdout)["replicas"][0]["poly_diffusivity"]
     assert only_oxygen != pytest.approx(reference_result.poly_diffusivity, rel=1e-3)
     assert only_oxygen == pytest.approx(reference_result.poly_diffusivity, rel=0.5)
     bad = CliRunner().invoke(main, ["analyze", str(reference_trajectory),

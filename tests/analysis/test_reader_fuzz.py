@@ -12,13 +12,16 @@ Every damaged file must give a clean ``PolyhpcError`` or a correct result:
   timesteps must equal the reader's. The whole analysis must then finish or
   raise a ``PolyhpcError``; any other exception is a crash.
 
-Seeded (``derandomize``) and bounded: a few seconds. The counts are the
-``max_examples`` below plus the explicit examples.
+Each example is checked in a folder of its own through the public reader and
+analysis only; the explicit cases at the end show that every kind of outcome
+is reached, whatever runs before them. Seeded (``derandomize``) and bounded:
+a few seconds. The counts are the ``max_examples`` below plus the explicit
+examples.
 """
 
-import functools
 import re
-from collections import Counter
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,6 @@ from polyhpc.analysis.io import read_lammps_dump, read_meta
 from polyhpc.analysis.pipeline import analyze_path
 from polyhpc.errors import PolyhpcError
 from tests import naive
-from tests.conftest import TRAJECTORY
 
 N_TRUNCATIONS = 40
 N_FLIPS = 40
@@ -39,50 +41,107 @@ PROPERTIES = ["conductivity", "transference_number", "conductivity_ne", "li_diff
               "free_cation_fraction"]
 FUZZ = settings(derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
-OUTCOMES = Counter()
 
 
-@functools.lru_cache(maxsize=1)
-def _original() -> bytes:
-    return (TRAJECTORY / "traj.lammpstrj").read_bytes()
+class Reference:
+    """The untouched trajectory: its bytes, frame ends, and the analysis of its first frames."""
 
+    def __init__(self, folder: Path, scratch: Path):
+        self.folder = folder
+        self.scratch = scratch
+        self.data = (folder / "traj.lammpstrj").read_bytes()
+        starts = [m.start() for m in re.finditer(rb"(?m)^ITEM: TIMESTEP", self.data)]
+        # each frame ends where the next begins; the last at the end of the file
+        self.frame_ends = [*starts[1:], len(self.data)]
+        self._analyses = {}
 
-@functools.lru_cache(maxsize=1)
-def _frame_ends() -> list[int]:
-    data = _original()
-    starts = [m.start() for m in re.finditer(rb"(?m)^ITEM: TIMESTEP", data)]
-    return [*starts[1:], len(data)]
+    def analysis(self, n_frames: int):
+        """The analysis of the first ``n_frames`` frames of the untouched file."""
+        if n_frames not in self._analyses:
+            self._analyses[n_frames] = analyze_path(self.folder, frames=slice(0, n_frames))
+        return self._analyses[n_frames]
+
+    def damaged(self, data: bytes):
+        """A fresh folder holding ``data`` as its dump, beside the reference meta.json."""
+        folder = tempfile.TemporaryDirectory(dir=self.scratch)
+        shutil.copy(self.folder / "meta.json", folder.name)
+        (Path(folder.name) / "traj.lammpstrj").write_bytes(data)
+        return folder
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    """One folder per module, its dump rewritten by every example."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    (folder / "meta.json").write_bytes((TRAJECTORY / "meta.json").read_bytes())
-    return folder
+def reference(reference_trajectory, tmp_path_factory) -> Reference:
+    return Reference(reference_trajectory, tmp_path_factory.mktemp("fuzz"))
 
 
-@functools.lru_cache(maxsize=8)
-def _reference(n_frames: int):
-    return analyze_path(TRAJECTORY, frames=slice(0, n_frames))
-
-
-def _write(folder: Path, data: bytes) -> Path:
-    path = folder / "traj.lammpstrj"
-    path.write_bytes(data)
-    return path
-
-
-def _same_result(result, reference):
-    assert result.n_frames == reference.n_frames
+def _same_result(result, expected):
+    assert result.n_frames == expected.n_frames
     for key in PROPERTIES:
-        assert getattr(result, key) == pytest.approx(getattr(reference, key), rel=1e-12,
+        assert getattr(result, key) == pytest.approx(getattr(expected, key), rel=1e-12,
                                                      nan_ok=True), key
-    np.testing.assert_array_equal(result.population, reference.population)
+    np.testing.assert_array_equal(result.population, expected.population)
 
 
-# (frame, offset): a cut ``offset`` bytes from the end of ``frame`` (its last newline is at
-# -1, the next header at 0.. where the reader's decisions are made); frame -1: anywhere
+def _check_truncation(reference: Reference, cut: tuple[int, int]) -> str:
+    """Check the analysis of the dump cut at ``cut``; return the outcome with --allow-truncated.
+
+    ``cut`` is (frame, offset): a cut ``offset`` bytes from the end of ``frame`` (its last
+    newline is at -1, the next header at 0.. where the reader's decisions are made); frame
+    -1: ``offset`` bytes from the start of the file.
+    """
+    frame, offset = cut
+    at = offset if frame < 0 else reference.frame_ends[frame] + offset
+    at = min(max(at, 0), len(reference.data))
+    complete = sum(end <= at for end in reference.frame_ends)
+    with reference.damaged(reference.data[:at]) as folder:
+        try:
+            result = analyze_path(Path(folder), allow_truncated=True)
+        except PolyhpcError:
+            outcome = "error"
+            assert complete < 2, f"{complete} complete frames, yet refused"
+        else:
+            outcome = "result"
+            _same_result(result, reference.analysis(complete))
+        at_boundary = at == 0 or at in reference.frame_ends
+        try:
+            strict = analyze_path(Path(folder))
+        except PolyhpcError as error:
+            assert not at_boundary or complete < 2, str(error)
+        else:
+            assert at_boundary, "a truncated frame was read without --allow-truncated"
+            _same_result(strict, reference.analysis(complete))
+    return outcome
+
+
+def _check_flips(reference: Reference, flips: list[tuple[int, int]]) -> str:
+    """Check the reading of the dump with bytes ``(position, value)`` set; return the outcome."""
+    data = bytearray(reference.data)
+    for position, value in flips:
+        data[min(position, len(data) - 1)] = value
+    with reference.damaged(bytes(data)) as folder:
+        path = Path(folder) / "traj.lammpstrj"
+        meta = read_meta(Path(folder) / "meta.json")
+        try:
+            trajectory = read_lammps_dump(path, meta)
+        except PolyhpcError:
+            return "refused"
+        try:
+            twin = naive.kept_trajectory(naive.read_dump(path), meta)
+        except naive.DumpRejected as rejected:
+            pytest.fail(f"the reader accepted a dump the strict twin refuses: {rejected}")
+        np.testing.assert_array_equal(trajectory.ids, twin["ids"])
+        np.testing.assert_array_equal(trajectory.types, twin["types"])
+        np.testing.assert_array_equal(trajectory.timesteps, twin["timesteps"])
+        np.testing.assert_allclose(trajectory.boxes, twin["boxes"], rtol=1e-15)
+        np.testing.assert_allclose(trajectory.positions, twin["positions"], rtol=1e-12,
+                                   atol=1e-9)
+        try:
+            analyze_path(Path(folder))
+        except PolyhpcError:
+            return "read, analysis refused"
+        return "read and analyzed"
+
+
 _CUTS = st.one_of(st.tuples(st.just(-1), st.integers(0, 2_492_900)),
                   st.tuples(st.integers(1, 6), st.integers(-80, 40)))
 
@@ -90,34 +149,11 @@ _CUTS = st.one_of(st.tuples(st.just(-1), st.integers(0, 2_492_900)),
 @settings(FUZZ, max_examples=N_TRUNCATIONS)
 @given(cut=_CUTS)
 @example(cut=(-1, 0))
-@example(cut=(-1, 100))
 @example(cut=(1, -1))  # two frames, the second without its final newline
-@example(cut=(2, 8))  # three frames, then 'ITEM: TI'
-def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frames(workdir, cut):
-    data = _original()
-    frame, offset = cut
-    cut = offset if frame < 0 else _frame_ends()[frame] + offset
-    cut = min(max(cut, 0), len(data))
-    # frame boundaries of the reference file: each end is the next frame's start
-    complete = sum(end <= cut for end in _frame_ends())
-    assert _frame_ends()[-1] == len(data)
-    _write(workdir, data[:cut])
-    try:
-        result = analyze_path(workdir, allow_truncated=True)
-    except PolyhpcError:
-        OUTCOMES["truncated: error"] += 1
-        assert complete < 2, f"{complete} complete frames, yet refused"
-    else:
-        OUTCOMES["truncated: result"] += 1
-        _same_result(result, _reference(complete))
-    at_boundary = cut == 0 or cut in _frame_ends()
-    try:
-        strict = analyze_path(workdir)
-    except PolyhpcError as error:
-        assert not at_boundary or complete < 2, str(error)
-    else:
-        assert at_boundary, "a truncated frame was read without --allow-truncated"
-        _same_result(strict, _reference(complete))
+def test_a_truncated_dump_is_refused_or_gives_the_analysis_of_its_complete_frames(reference,
+                                                                                  cut):
+    assert reference.frame_ends[-1] == len(reference.data)
+    _check_truncation(reference, cut)
 
 
 _BYTES = st.one_of(st.sampled_from(list(b"0123456789.-+eE \t\n\rxI:")), st.integers(0, 255))
@@ -130,40 +166,22 @@ _POSITIONS = st.one_of(
 
 @settings(FUZZ, max_examples=N_FLIPS)
 @given(flips=st.lists(st.tuples(_POSITIONS, _BYTES), min_size=1, max_size=4))
-@example(flips=[(10, ord("x"))])  # the first timestep
-@example(flips=[(600, ord("7"))])  # a coordinate digit of the first frame
-def test_flipped_bytes_are_refused_or_read_as_the_strict_twin_reads_them(workdir, flips):
-    data = bytearray(_original())
-    for position, value in flips:
-        data[min(position, len(data) - 1)] = value
-    path = _write(workdir, bytes(data))
-    meta = read_meta(workdir / "meta.json")
-    try:
-        trajectory = read_lammps_dump(path, meta)
-    except PolyhpcError:
-        OUTCOMES["flipped: error"] += 1
-        return
-    try:
-        twin = naive.kept_trajectory(naive.read_dump(path), meta)
-    except naive.DumpRejected as rejected:
-        pytest.fail(f"the reader accepted a dump the strict twin refuses: {rejected}")
-    np.testing.assert_array_equal(trajectory.ids, twin["ids"])
-    np.testing.assert_array_equal(trajectory.types, twin["types"])
-    np.testing.assert_array_equal(trajectory.timesteps, twin["timesteps"])
-    np.testing.assert_allclose(trajectory.boxes, twin["boxes"], rtol=1e-15)
-    np.testing.assert_allclose(trajectory.positions, twin["positions"], rtol=1e-12, atol=1e-9)
-    try:
-        analyze_path(workdir)
-    except PolyhpcError:
-        OUTCOMES["flipped: read, analysis refused"] += 1
-    else:
-        OUTCOMES["flipped: read and analyzed"] += 1
+def test_flipped_bytes_are_refused_or_read_as_the_strict_twin_reads_them(reference, flips):
+    _check_flips(reference, flips)
 
 
-def test_zz_fuzzing_covered_every_outcome():
-    """Runs after the fuzz tests (file order): each kind of outcome was exercised."""
-    if sum(OUTCOMES.values()) < N_TRUNCATIONS + N_FLIPS:
-        pytest.skip("run together with the fuzz tests")
-    for outcome in ["truncated: error", "truncated: result", "flipped: error",
-                    "flipped: read and analyzed"]:
-        assert OUTCOMES[outcome] > 0, dict(OUTCOMES)
+@pytest.mark.parametrize("cut, outcome", [
+    ((-1, 100), "error"),  # inside the first header: no complete frame
+    ((2, 8), "result"),  # three frames, then 'ITEM: TI'
+    ((3, -40), "result"),  # three frames and most of the fourth, dropped
+])
+def test_each_kind_of_truncation_outcome_is_reached(reference, cut, outcome):
+    assert _check_truncation(reference, cut) == outcome
+
+
+@pytest.mark.parametrize("flips, outcome", [
+    ([(10, ord("x"))], "refused"),  # the first timestep
+    ([(600, ord("7"))], "read and analyzed"),  # a coordinate digit of the first frame
+])
+def test_each_kind_of_byte_flip_outcome_is_reached(reference, flips, outcome):
+    assert _check_flips(reference, flips) == outcome
