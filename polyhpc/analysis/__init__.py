@@ -3,7 +3,8 @@
 ``meta`` (metadata) and ``io``/``dump``/``dumptext`` (reading), ``kernels``
 (MSD, ion clusters), ``transport`` (properties), ``pipeline`` (the entry
 point, :func:`analyze`), ``results`` and ``replicas`` (schema, replica checks and mean ± std),
-``plots``, ``bench`` and ``synthetic`` (benchmark dumps).
+``plots``, ``bench`` and ``synthetic`` (benchmark dumps); ``jit`` (the ``@njit``
+of every kernel, cached on disk, with a writable cache folder found or made).
 """
 
 __all__ = ["analyze"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from polyhpc.analysis.jit import njit
+
 #: First bytes of every frame.
 TIMESTEP = np.frombuffer(b"ITEM: TIMESTEP", dtype=np.uint8)
 
@@ -25,7 +27,7 @@ OUTSIDE = 7  # a wrapped coordinate more than half a box length outside the box
 _POW10 = np.array([10.0**k for k in range(23)])
 
 
-@numba.njit(cache=True)
+@njit
 def _parse_number(buf, p, end):
     """Parse one decimal number at ``buf[p]``; return (value, next p, ok)."""
     while p < end and (buf[p] == 32 or buf[p] == 9):
@@ -99,7 +101,7 @@ def _parse_number(buf, p, end):
     return (-value if negative else value), p, True
 
 
-@numba.njit(cache=True)
+@njit
 def _skip_token(buf, p, end):
     """Skip one whitespace-delimited token; return (next p, ok)."""
     while p < end and (buf[p] == 32 or buf[p] == 9):
@@ -111,14 +113,14 @@ def _skip_token(buf, p, end):
     return p, True
 
 
-@numba.njit(cache=True)
+@njit
 def _next_line(buf, p, end):
     while p < end and buf[p] != 10:
         p += 1
     return p + 1
 
 
-@numba.njit(cache=True)
+@njit
 def _end_of_line(buf, p, end):
     """Skip blanks to the newline; return (start of the next line, status).
 
@@ -134,7 +136,7 @@ def _end_of_line(buf, p, end):
     return p + 1, OK
 
 
-@numba.njit(cache=True)
+@njit
 def find_frames(buf, start, end, pattern, out):
     """Offsets of lines starting with ``ITEM: TIMESTEP`` in ``buf[start:end]``."""
     count = 0
@@ -155,7 +157,7 @@ def find_frames(buf, start, end, pattern, out):
     return count
 
 
-@numba.njit(cache=True)
+@njit
 def parse_header(buf, p, end, box):
     """Parse a frame header; return (timestep, n_atoms, p after ATOMS line, ok).
 
@@ -190,7 +192,7 @@ def parse_header(buf, p, end, box):
     return int(timestep), int(n_atoms), p, p <= end
 
 
-@numba.njit(cache=True)
+@njit
 def parse_atoms(buf, p, end, n_atoms, roles, out):
     """Parse ``n_atoms`` rows into ``out[:, role]``; return (status, p)."""
     values = np.zeros(10)
@@ -213,7 +215,7 @@ def parse_atoms(buf, p, end, n_atoms, roles, out):
     return OK, p
 
 
-@numba.njit(cache=True)
+@njit
 def _trailing(buf, p, end, pattern):
     """What follows a frame's rows: ``OK`` (blanks only), ``PARTIAL_NEXT`` or ``EXTRA``.
 
@@ -232,7 +234,7 @@ def _trailing(buf, p, end, pattern):
     return PARTIAL_NEXT
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def parse_frames(buf, starts, ends, n_atoms, roles, has_images, slot_of_id, known_id,
                   mass_of_id, positions, com, boxes, timesteps, status, detail, pattern):
     """Parse frames in parallel: kept unwrapped positions and all-atom COM.

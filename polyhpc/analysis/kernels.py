@@ -18,6 +18,8 @@ import numba
 import numpy as np
 import scipy.fft
 
+from polyhpc.analysis.jit import njit
+
 
 def _as(array, dtype, ndim, name, last=None):
     array = np.ascontiguousarray(array, dtype=dtype)
@@ -92,7 +94,7 @@ def msd_fft(positions) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- clusters
-@numba.njit(cache=True)
+@njit
 def _find(parent, i):
     root = i
     while parent[root] != root:
@@ -104,7 +106,7 @@ def _find(parent, i):
     return root
 
 
-@numba.njit(cache=True)
+@njit
 def _union(parent, i, j):
     ri = _find(parent, i)
     rj = _find(parent, j)
@@ -114,7 +116,7 @@ def _union(parent, i, j):
         parent[ri] = rj
 
 
-@numba.njit(cache=True)
+@njit
 def _distance2(pos, i, j, box):
     """Squared minimum-image distance between atoms i and j (orthogonal box)."""
     r2 = 0.0
@@ -125,7 +127,7 @@ def _distance2(pos, i, j, box):
     return r2
 
 
-@numba.njit(cache=True)
+@njit
 def _cluster_frame(pos, box, cutoff, group_root, parent, labels):
     """Union-find over a cell list (or all pairs for small boxes)."""
     n = pos.shape[0]
@@ -173,7 +175,7 @@ def _cluster_frame(pos, box, cutoff, group_root, parent, labels):
         labels[i] = _find(parent, i)
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _cluster_frames(positions, boxes, cutoff, group_root, labels):
     n_frames = positions.shape[0]
     n = positions.shape[1]
@@ -225,7 +227,7 @@ def find_ion_clusters(positions, boxes, cutoff_A: float, molecules=None) -> np.n
     return labels
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _populations(labels, is_cation, is_anion, out):
     n = labels.shape[1]
     for f in numba.prange(labels.shape[0]):

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numba
 import numpy as np
+
+from polyhpc.analysis.jit import njit
 
 # TFSI- in HTP-MD type numbering: (type, mass, charge, offset from N in Å).
 _TFSI = [
@@ -38,7 +39,7 @@ _META = {
 }
 
 
-@numba.njit(cache=True)
+@njit
 def _put_int(buf, p, value):
     if value < 0:
         buf[p] = 45
@@ -58,7 +59,7 @@ def _put_int(buf, p, value):
     return p
 
 
-@numba.njit(cache=True)
+@njit
 def _put_float(buf, p, value, decimals):
     scale = 10**decimals
     if value < 0:
@@ -76,7 +77,7 @@ def _put_float(buf, p, value, decimals):
     return p + decimals
 
 
-@numba.njit(cache=True)
+@njit
 def _format_frame(buf, timestep, box, ids, mols, types, masses, charges, unwrapped):
     p = 0
     header = "ITEM: TIMESTEP\n"
