@@ -25,12 +25,19 @@ REQUIRED_META = (
 def _number(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TrajectoryError(f"{name} must be a number, got {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        raise TrajectoryError(f"{name} must be a finite number, got an integer of "
+                              f"{len(str(value))} digits") from None
 
 
 def _integer(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TrajectoryError(f"{name} must be an integer, got {value!r}")
+    if not -(2**63) <= value < 2**63:  # LAMMPS types and ids are 64-bit at most
+        raise TrajectoryError(f"{name} must be a 64-bit integer, got one of "
+                              f"{len(str(value))} digits")
     return value
 
 
@@ -121,6 +128,30 @@ class TrajectoryMeta:
                                   f"low <= high, got [{low}, {high}]")
         if not self.solvate_atomic_numbers:
             raise TrajectoryError("polymer_solvate_types must name at least one element")
+        self._check_type_map()
+
+    def _check_type_map(self) -> None:
+        """Refuse types with two roles: each would count atoms as what they are not."""
+        if self.cation_type == self.anion_type:
+            raise TrajectoryError(f"cation_raw_type and anion_raw_type are both "
+                                  f"{self.cation_type}: the cation and the anion need their "
+                                  "own types")
+        if self.cation_type in self.cluster_anion_types:
+            raise TrajectoryError(f"cation_raw_type {self.cation_type} is also in "
+                                  f"cluster_anion_types {list(self.cluster_anion_types)}")
+        if self.anion_type not in self.cluster_anion_types:
+            raise TrajectoryError(f"anion_raw_type {self.anion_type} must be one of "
+                                  f"cluster_anion_types {list(self.cluster_anion_types)} (the "
+                                  "anion is counted by an atom of its clusters)")
+        low, high = self.polymer_type_range
+        ions = {self.cation_type: "cation_raw_type", self.anion_type: "anion_raw_type"}
+        for value in self.cluster_anion_types:
+            ions.setdefault(value, "cluster_anion_types")
+        inside = [f"{value} ({key})" for value, key in sorted(ions.items())
+                  if low <= value <= high]
+        if inside:
+            raise TrajectoryError(f"polymer_raw_type_range [{low}, {high}] holds ion type(s) "
+                                  f"{', '.join(inside)}: polymer and ion types must not overlap")
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "meta.json") -> TrajectoryMeta:
@@ -149,15 +180,40 @@ class TrajectoryMeta:
 
     def with_overrides(self, **overrides) -> TrajectoryMeta:
         """Return a copy with the given non-``None`` fields replaced."""
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return dataclasses.replace(self, **changes)
+        except TrajectoryError as exc:
+            keys = [item.metadata.get("key", item.name) for item in dataclasses.fields(self)
+                    if item.name in changes]
+            raise TrajectoryError(f"{exc} (with {', '.join(keys)} overridden)") from None
 
 
 def read_meta(path: Path) -> TrajectoryMeta:
-    """Read an HTP-MD ``meta.json``."""
+    """Read an HTP-MD ``meta.json``.
+
+    Raises
+    ------
+    TrajectoryError
+        One line naming the file when it is missing, unreadable (a folder, no
+        permission), not UTF-8 JSON, not a JSON object, or lacks or has
+        impossible fields.
+    """
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise TrajectoryError(f"metadata file {path} not found (pass --meta)") from None
-    except json.JSONDecodeError as exc:
+    except IsADirectoryError:
+        raise TrajectoryError(f"metadata file {path} is a folder, not a file") from None
+    except OSError as exc:
+        raise TrajectoryError(f"cannot read metadata file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise TrajectoryError(f"{path} is not a text file (meta.json is UTF-8 JSON)") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more than 4300 digits
         raise TrajectoryError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise TrajectoryError(f"{path} is not valid JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise TrajectoryError(f"{path} must hold a JSON object of fields, got "
+                              f"{json.dumps(data)[:40]}")
     return TrajectoryMeta.from_dict(data, str(path))

@@ -141,9 +141,20 @@ class Provenance:
                 + "; ".join(self.deviations)
                 + ". Not comparable with HTP-MD or paper-protocol values.")
 
+    def unit_label(self) -> str | None:
+        """The repeat unit as a person reads it, ends as ``*`` (``*CCO*``, not ``[Cu]CCO[Au]``).
+
+        ``mol_smiles`` itself keeps the file's spelling (JSON output, replica checks).
+        """
+        if not self.mol_smiles:
+            return None
+        from polyhpc.chem.smiles import normalize_end_markers
+
+        return normalize_end_markers(self.mol_smiles)
+
     def title(self) -> str:
         """Two short provenance lines for figure titles: polymer and protocol, force field."""
-        first = [_shorten(self.mol_smiles, 32)] if self.mol_smiles else []
+        first = [_shorten(self.unit_label(), 32)] if self.mol_smiles else []
         return ", ".join([*first, self.protocol_label()]) + "\n" + self.force_field_label()
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _finite, main
+from polyhpc.cli.base import main
 from polyhpc.errors import PolyhpcError
+from polyhpc.fileio import finite_json
 
 
 # ------------------------------------------------------------------------ analyze
@@ -82,11 +83,36 @@ def _value_text(value: float, unit: str, note: str, std: float | None = None,
 def _provenance_lines(provenance) -> list[str]:
     lines = []
     if provenance.mol_smiles:
-        lines.append(f"polymer {provenance.mol_smiles}")
+        lines.append(f"polymer {provenance.unit_label()}")
     lines.append(f"{provenance.protocol_label()}; force field {provenance.force_field_label()}")
-    if provenance.warning():
-        lines.append(f"WARNING: {provenance.warning()}")
     return lines
+
+
+def _announce_compilation() -> None:
+    """Say on stderr, before it happens, that Numba is about to compile (silent a minute)."""
+    from polyhpc.analysis.pipeline import kernel_cache_folder, kernels_to_compile
+
+    if kernels_to_compile():
+        click.echo("compiling the analysis kernels with Numba (once: about a minute; cached in "
+                   f"{kernel_cache_folder()})", err=True)
+
+
+def _echo_text(results, summary) -> None:
+    """The human-readable table: sources, provenance, one line per property."""
+    for result in results:
+        click.echo(f"{result.source}: {result.n_frames} frames, {result.n_cations} Li, "
+                   f"{result.n_anions} TFSI")
+    for line in _provenance_lines(results[0].provenance):
+        click.echo(line)
+    if summary:
+        click.echo(f"mean ± std over {summary.n_replicas} replicas:")
+    for label, key, unit in _ROWS:
+        if summary:
+            value = _value_text(summary.mean[key], unit, summary.notes.get(key, ""),
+                                summary.std[key], summary.notes.get("std", ""))
+        else:
+            value = _value_text(getattr(results[0], key), unit, results[0].note(key))
+        click.echo(f"  {label:<34} {value}")
 
 
 @main.command()
@@ -150,6 +176,7 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
     selection = _parse_frames(frames)
     files = [locate_inputs(path, meta_path)[0] for path in paths]
     names = replica_names(files, list(paths))
+    _announce_compilation()
     results = []
     for path, trajectory_file in zip(paths, files, strict=True):
         size = trajectory_file.stat().st_size
@@ -159,6 +186,8 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
                                         overrides, max_cluster,
                                         progress=lambda n: bar.update(n - bar.n)))
     summary = aggregate_replicas(results, names) if len(results) > 1 else None
+    if results[0].provenance.warning():  # stderr: --json keeps stdout pure JSON
+        click.echo(f"WARNING: {results[0].provenance.warning()}", err=True)
     if save:
         save_results(out, results, names, summary)
     if plot:
@@ -172,19 +201,6 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
         payload = {"replicas": [r.to_dict(arrays=False) for r in results]}
         if summary:
             payload["aggregate"] = summary.to_dict()
-        click.echo(json.dumps(_finite(payload), indent=2, default=float))
-        return
-    for result in results:
-        click.echo(f"{result.source}: {result.n_frames} frames, {result.n_cations} Li, "
-                   f"{result.n_anions} TFSI")
-    for line in _provenance_lines(results[0].provenance):
-        click.echo(line)
-    if summary:
-        click.echo(f"mean ± std over {summary.n_replicas} replicas:")
-    for label, key, unit in _ROWS:
-        if summary:
-            value = _value_text(summary.mean[key], unit, summary.notes.get(key, ""),
-                                summary.std[key], summary.notes.get("std", ""))
-        else:
-            value = _value_text(getattr(results[0], key), unit, results[0].note(key))
-        click.echo(f"  {label:<34} {value}")
+        click.echo(json.dumps(finite_json(payload), indent=2, default=float))
+    else:
+        _echo_text(results, summary)

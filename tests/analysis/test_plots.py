@@ -50,10 +50,13 @@ def test_tick_labels_are_plain_numbers_not_scientific_powers(reference_result, f
         assert {"2", "5", "10"} <= set(labels) and {"0.2", "0.5", "1", "2"} <= set(labels)
 
 
-def test_titles_name_polymer_protocol_and_force_field(reference_result):
+def test_titles_name_the_unit_with_star_ends_the_protocol_and_the_force_field(
+        reference_result):
+    # meta.json spells the ends [Au]/[Cu] (HTP-MD); a person reads them as * (issue 20)
+    assert reference_result.provenance.mol_smiles == "CC(CCNCC(C)OC(=O)[Au])CCO[Cu]"
     title = msd_figure(reference_result).axes[0].get_title()
     assert title.splitlines()[1:] == [
-        "CC(CCNCC(C)OC(=O)[Au])CCO[Cu], protocol not recorded in meta.json", "PCFF+"]
+        "CC(CCNCC(C)OC(=O)*)CCO*, protocol not recorded in meta.json", "PCFF+"]
     assert "σ = 4.798 mS/cm" in title
 
 
@@ -77,7 +80,7 @@ def test_a_deviating_protocol_is_flagged_on_the_figure(smoke_result, reference_r
     fig = figure(smoke_result)
     title = fig.axes[0].get_title()
     assert title.splitlines()[1:] == [
-        "CC(CCNCC(C)OC(=O)[Au])CCO[Cu], protocol smoke (DEVIATES from the paper)",
+        "CC(CCNCC(C)OC(=O)*)CCO*, protocol smoke (DEVIATES from the paper)",
         "PCFF (pcff.frc, public) sha256 ab12cd34"]
     warnings = [t.get_text() for t in fig.texts]
     assert warnings == ["protocol 'smoke' deviates from the paper: not comparable with HTP-MD "

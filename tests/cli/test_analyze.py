@@ -174,7 +174,7 @@ def test_text_output_says_why_a_value_is_missing_instead_of_printing_nan(tmp_pat
             in lines["transference number (cluster NE)"])
     assert "0 ± 0 S/cm  [zero: no charged cluster" in lines["conductivity (cluster NE)"]
     single = _run(paths[0], "--json")
-    assert json.loads(single.output)["replicas"][0]["notes"]["li_diffusivity_fit"] == \
+    assert json.loads(single.stdout)["replicas"][0]["notes"]["li_diffusivity_fit"] == \
         "MSD fit needs >= 5 frames, got 4"
 
 
@@ -185,7 +185,8 @@ def test_provenance_reaches_text_json_and_saved_results(tmp_path):
     assert "protocol smoke (DEVIATES from the paper); force field PCFF (pcff.frc) sha256 " \
            "01234567" in text.output
     assert ("WARNING: protocol 'smoke' deviates from the paper protocol: durations scaled by "
-            "2e-4: not physically equilibrated. Not comparable") in text.output
+            "2e-4: not physically equilibrated. Not comparable") in text.stderr
+    assert "WARNING" not in text.stdout
     out = tmp_path / "out"
     assert _run(path, "--save", "--out", out).exit_code == 0
     provenance = json.loads((out / "traj.json").read_text())["provenance"]
@@ -204,3 +205,118 @@ def test_htpmd_files_carry_their_force_field_and_no_protocol(reference_trajector
     text = _run(reference_trajectory).output
     assert "protocol not recorded in meta.json; force field PCFF+" in text
     assert "WARNING" not in text
+
+
+def test_json_output_is_pure_json_on_stdout_and_the_protocol_warning_goes_to_stderr(tmp_path):
+    path = _replica(tmp_path / "rep0")
+    result = _run(path, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)  # nothing but the JSON document
+    assert payload["replicas"][0]["provenance"]["protocol"] == "smoke"
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
+    assert warnings == ["WARNING: protocol 'smoke' deviates from the paper protocol: durations "
+                        "scaled by 2e-4: not physically equilibrated. Not comparable with "
+                        "HTP-MD or paper-protocol values."]
+
+
+def test_the_polymer_line_shows_the_unit_with_star_ends(tmp_path, reference_trajectory):
+    path = _replica(tmp_path / "rep0")  # meta.json: [Cu]CCO[Au]
+    assert "polymer *CCO*\n" in _run(path).stdout
+    text = _run(reference_trajectory).stdout
+    assert "polymer CC(CCNCC(C)OC(=O)*)CCO*\n" in text
+    assert "[Au]" not in text and "[Cu]" not in text
+
+
+def test_polyethylene_gets_a_conductivity_and_says_why_its_polymer_diffusivity_is_missing(
+        tmp_path):
+    from tests.analysis.test_pipeline import NO_POLYMER_REASON, _polyethylene
+
+    path = _polyethylene(tmp_path / "pe")
+    result = _run(path)
+    assert result.exit_code == 0, result.output
+    lines = {line.split("  ")[1].strip(): line for line in result.stdout.splitlines()
+             if line.startswith("  ")}
+    assert f"n/a ({NO_POLYMER_REASON})" in lines["polymer diffusivity"]
+    direct = analyze_path(path)
+    assert f"{direct.conductivity:.6g} S/cm" in lines["conductivity (cluster NE)"]
+    saved = json.loads(_run(path, "--json").stdout)["replicas"][0]
+    assert saved["poly_diffusivity"] is None and saved["conductivity"] == direct.conductivity
+    assert saved["notes"]["poly_diffusivity"] == NO_POLYMER_REASON
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not a text file (meta.json is UTF-8 JSON)"),
+    (b"null", "must hold a JSON object of fields, got null"),
+    (b"[90, 93]", "must hold a JSON object of fields, got [90, 93]"),
+    (b"\"temperature\"", 'must hold a JSON object of fields, got "temperature"'),
+    (b"[" * 100_000, "is not valid JSON: nested too deeply"),
+    (b'{"temperature": 1' + b"0" * 5000 + b"}", "is not valid JSON: Exceeds the limit"),
+    (b"{\"temperature\": 353,", "is not valid JSON: Expecting property name"),
+])
+def test_a_damaged_meta_json_is_a_one_line_error_naming_it(tmp_path, content, message):
+    path = _replica(tmp_path / "rep0")
+    meta = path.parent / "meta.json"
+    meta.write_bytes(content)
+    line = _one_error_line(_run(path.parent))
+    assert line.startswith(f"error: {meta} {message}"), line
+
+
+def test_a_meta_json_that_is_a_folder_is_a_one_line_error(tmp_path):
+    path = _replica(tmp_path / "rep0")
+    meta = path.parent / "meta.json"
+    meta.unlink()
+    meta.mkdir()
+    line = _one_error_line(_run(path.parent))
+    assert line == f"error: metadata file {meta} is a folder, not a file"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("temperature", 10**400, "temperature must be a finite number, got an integer of 401 digits"),
+    ("cation_raw_type", 2**64, "cation_raw_type must be a 64-bit integer, got one of 20 digits"),
+])
+def test_numbers_beyond_any_float_in_meta_json_are_one_line_errors(tmp_path, field, value,
+                                                                    message):
+    path = _replica(tmp_path / "rep0", **{field: value})
+    line = _one_error_line(_run(path))
+    assert line == f"error: {path.parent / 'meta.json'}: {message}"
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"anion_raw_type": 90},
+     "cation_raw_type and anion_raw_type are both 90: the cation and the anion need their own "
+     "types"),
+    ({"polymer_raw_type_range": [0, 92]},
+     "polymer_raw_type_range [0, 92] holds ion type(s) 90 (cation_raw_type): polymer and ion "
+     "types must not overlap"),
+    ({"polymer_raw_type_range": [91, 100]},
+     "polymer_raw_type_range [91, 100] holds ion type(s) 93 (anion_raw_type), 94 "
+     "(cluster_anion_types), 95 (cluster_anion_types): polymer and ion types must not overlap"),
+    ({"cluster_anion_types": [90, 93, 94, 95]},
+     "cation_raw_type 90 is also in cluster_anion_types [90, 93, 94, 95]"),
+    ({"cluster_anion_types": [94, 95]},
+     "anion_raw_type 93 must be one of cluster_anion_types [94, 95] (the anion is counted by an "
+     "atom of its clusters)"),
+])
+def test_contradictory_type_maps_in_meta_json_are_refused_naming_the_fields(tmp_path, fields,
+                                                                            message):
+    path = _replica(tmp_path / "rep0", **fields)
+    line = _one_error_line(_run(path))
+    assert line == f"error: {path.parent / 'meta.json'}: {message}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cation-type", "93"],
+     "cation_raw_type and anion_raw_type are both 93: the cation and the anion need their own "
+     "types (with cation_raw_type overridden)"),
+    (["--anion-type", "90"],
+     "cation_raw_type and anion_raw_type are both 90: the cation and the anion need their own "
+     "types (with anion_raw_type overridden)"),
+    (["--polymer-types", "0:95"],
+     "polymer_raw_type_range [0, 95] holds ion type(s) 90 (cation_raw_type), 93 "
+     "(anion_raw_type), 94 (cluster_anion_types), 95 (cluster_anion_types): polymer and ion "
+     "types must not overlap (with polymer_raw_type_range overridden)"),
+])
+def test_overrides_that_contradict_the_type_map_are_refused_naming_the_fields(tmp_path, args,
+                                                                              message):
+    path = _replica(tmp_path / "rep0")
+    assert _one_error_line(_run(path, *args)) == f"error: {message}"
