@@ -5,8 +5,11 @@ polymers showing conductivity higher than PEO to the training set and
 oversample 4000 in total from all newly added polymers". So:
 
 - a winner is a candidate of this campaign whose replica-mean objective
-  exceeds the reference's (PEO), both evaluated in this campaign by the same
-  evaluator (MD against MD, surrogate against surrogate);
+  exceeds the reference's (PEO), both evaluated in this campaign from the same
+  source (MD against MD, surrogate against surrogate; the source is
+  :func:`polyhpc.campaign.fidelity.result_source`: an MD profile too short to
+  resolve transport gives no results), with at least ``md.min_replicas``
+  finished replicas (an ``incomplete`` aggregate never wins);
 - the polymers added by feedback (the reference and every winner so far) share
   ``copies_total`` sequences (4,000) with the high-class label, as evenly as
   possible; they replace the configured extra units (PEO x4,000) of the first
@@ -20,9 +23,6 @@ frame is in mS/cm, converted at its edge.
 from __future__ import annotations
 
 from polyhpc.generate.config import ExtraUnits
-
-#: What the "beats the reference" comparison reads from the ledger, per evaluator.
-SOURCES = {"md": "md", "surrogate": "surrogate", "surrogate+md": "md"}
 
 
 def share_copies(units: list[str], total: int) -> list[tuple[str, int]]:
@@ -55,10 +55,13 @@ def winners(candidates: list[dict], aggregates: dict[int, dict], reference: dict
     aggregates : dict
         candidate id -> aggregate row of the comparison source (status "ok" rows count).
     reference : dict or None
-        The reference's aggregate of the same source; None (it failed) means no winners.
+        The reference's aggregate of the same source; None (it failed), an incomplete one or
+        a mean of zero (unresolvable) means no winners.
     """
     if reference is None or reference["status"] != "ok" or reference["objective_mean"] is None:
         return []
+    if reference["objective_mean"] <= 0:
+        return []  # a reference that did not conduct measurably cannot be beaten meaningfully
     bar = reference["objective_mean"]
     picked = []
     for c in candidates:

@@ -204,9 +204,10 @@ class PredictOutcome:
 
 @dataclass(frozen=True)
 class NoopSpec:
-    """A task that does nothing (``campaign bench`` measures the Parsl layer with it)."""
+    """A task that does nothing but wait ``sleep_s`` (``campaign bench`` measures with it)."""
 
     value: int | None = None
+    sleep_s: float = field(default=0.0, metadata={"min": 0.0})
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,10 @@ def snapshot(ledger: Ledger) -> dict:
     iterations = ledger.iterations()
     current = next((i for i in iterations if i["status"] != "done"),
                    iterations[-1] if iterations else None)
+    from polyhpc.campaign.fidelity import campaign_sources
+
+    sources = campaign_sources(ledger)
+    source = sources["source"]
     md = Counter(t["status"] for t in ledger.tasks("md"))
     analyses = Counter(t["status"] for t in ledger.tasks("analyze"))
     winners = Counter(f["iteration"] for f in ledger.feedback() if f["role"] == "winner")
@@ -48,13 +52,15 @@ def snapshot(ledger: Ledger) -> dict:
         it = row["iteration"]
         candidates = ledger.candidates(it)
         values = [a["objective_mean"] for c in candidates if c["role"] == "candidate"
-                  for a in [ledger.aggregate(c["id"])] if a and a["objective_mean"] is not None]
+                  for a in [ledger.aggregate(c["id"], source) if source else None]
+                  if a and a["status"] == "ok" and a["objective_mean"] is not None]
         per_iteration.append({
             "iteration": it, "status": row["status"], "sampled": row["accepted"],
             "draws": row["draws"], "draws_per_candidate": row["draws_per_candidate"],
             "evaluated": len(values),
             "unbuildable": sum(c["status"] == "unbuildable" for c in candidates),
             "failed": sum(c["status"] == "failed" for c in candidates),
+            "incomplete": sum(c["status"] == "incomplete" for c in candidates),
             "fed_back": winners[it],
             "objective_min": min(values) if values else None,
             "objective_mean": sum(values) / len(values) if values else None,
@@ -75,6 +81,9 @@ def snapshot(ledger: Ledger) -> dict:
         "infrastructure_retries": sum(t["infra_retries"] for t in ledger.tasks()),
         "per_iteration": per_iteration,
         "objective": config.get("objective", "conductivity"),
+        "source": source, "md_results": sources["md_results"], "md_reason": sources["md_reason"],
+        "units": {"elapsed_s": "s", "objective_min": "S/cm", "objective_mean": "S/cm",
+                  "objective_max": "S/cm", "draws_per_candidate": "draws"},
     }
 
 
@@ -91,7 +100,7 @@ def progress_line(s: dict) -> str:
     sampled = it.get("sampled")
     return (f"[{format_elapsed(s['elapsed_s'])}] iteration {s['iteration'] or '-'}/"
             f"{s['iterations_total']} {s['stage']}: "
-            f"candidates {sampled if sampled is not None else '-'}, replicas queued "
+            f"candidates {sampled if sampled is not None else 'not sampled yet'}, replicas queued "
             f"{r['queued']} running {r['running']} done {r['done']} failed {r['failed']}")
 
 
@@ -101,15 +110,24 @@ def format_status(s: dict) -> str:
              f"{s['runs']} run(s), {format_elapsed(s['elapsed_s'])} elapsed",
              progress_line(s)]
     unit = "S/cm" if s["objective"] == "conductivity" else "S/cm (efficacy)"
+    where = {"md": "MD", "surrogate": "surrogate predictions"}.get(s["source"])
+    if where is None:
+        lines.append(f"  no results: a pipeline check ({s['md_reason']})")
+    elif not s["md_results"] and s["source"] == "surrogate":
+        lines.append(f"  results are surrogate predictions; MD is a pipeline check "
+                     f"({s['md_reason']})")
     for p in s["per_iteration"]:
         stats = "no results yet" if p["objective_mean"] is None else (
-            f"{s['objective']} min {p['objective_min'] * 1e3:.3g} mean "
+            f"{s['objective']} ({where}) min {p['objective_min'] * 1e3:.3g} mean "
             f"{p['objective_mean'] * 1e3:.3g} max {p['objective_max'] * 1e3:.3g} m{unit}")
         per = p["draws_per_candidate"]
-        lines.append(f"  iteration {p['iteration']} ({p['status']}): {p['sampled']} sampled"
+        sampled = "not sampled yet" if p["sampled"] is None else f"{p['sampled']} sampled"
+        lines.append(f"  iteration {p['iteration']} ({p['status']}): {sampled}"
                      + (f" ({per:.0f} draws each)" if per else "")
-                     + f", {p['evaluated']} evaluated, {p['unbuildable']} unbuildable, "
-                     f"{p['failed']} failed, {p['fed_back']} beat the reference; {stats}")
+                     + f", {p['evaluated']} evaluated, {p['incomplete']} incomplete, "
+                     f"{p['unbuildable']} unbuildable, {p['failed']} failed"
+                     + (f", {p['fed_back']} beat the reference" if where else "")
+                     + f"; {stats if where else 'no results'}")
     if s["infrastructure_retries"]:
         lines.append(f"  {s['infrastructure_retries']} task(s) resubmitted after a lost worker")
     return "\n".join(lines)

@@ -58,9 +58,6 @@ def pick_for_md(rows: list[dict], k: int, method: str, beta: float,
 class SurrogateEvaluator:
     """Surrogate predictions for candidates; as the evaluator, they are the results."""
 
-    #: whether predictions are recorded as the candidates' results
-    records_results = True
-
     def __init__(self, context: EvaluationContext):
         self.context = context
         self.ledger = context.ledger
@@ -92,8 +89,7 @@ class SurrogateEvaluator:
                 surrogate_std=row.get("surrogate_log10_conductivity_std"),
                 **({} if mean is not None else
                    {"reason": f"surrogate: no prediction ({row.get('reason', 'invalid')})"}))
-            if self.records_results:
-                self._record(c, row, task)
+            self._record(c, row, task)
 
     def _record(self, candidate: dict, row: dict, task: dict) -> None:
         if row.get("surrogate_log10_conductivity") is None:
@@ -168,9 +164,12 @@ def _write_rows(rows: list[dict], path) -> None:
 
 
 class SurrogateMdEvaluator(SurrogateEvaluator):
-    """The surrogate's acquisition picks ``md_top_k`` candidates; MD evaluates them."""
+    """The surrogate's acquisition picks ``md_top_k`` candidates; MD evaluates them.
 
-    records_results = False
+    The predictions are recorded too (source ``surrogate``): they are the campaign's
+    results where its MD profile is too short to resolve transport
+    (:mod:`polyhpc.campaign.fidelity`).
+    """
 
     def evaluate(self, it: int, candidates: list[dict], reference: dict) -> None:
         """Predict every candidate and the reference, pick for MD, run MD on the picks."""

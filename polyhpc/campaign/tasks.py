@@ -197,6 +197,8 @@ def _surrogate_predict(spec: s.PredictSpec) -> s.PredictOutcome:
 
 
 def _noop(spec: s.NoopSpec) -> s.NoopOutcome:
+    if spec.sleep_s:
+        time.sleep(spec.sleep_s)
     return s.NoopOutcome(value=spec.value)
 
 
