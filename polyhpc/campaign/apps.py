@@ -29,7 +29,7 @@ ROUTES = {"train": "ai", "sample": "ai", "build": "cpu", "md": "md", "analyze": 
 #: The pools a site with several executors must label (``ai``, ``md``, ``cpu``).
 POOLS = tuple(sorted(set(ROUTES.values())))
 #: Seconds a stopping session waits for Parsl's own cleanup before it stops the blocks itself.
-CLEANUP_GRACE_S = 10.0
+CLEANUP_GRACE_S = 5.0
 
 
 def _run_task(kind: str, spec: dict, task_dir: str | None) -> dict:

@@ -113,7 +113,10 @@ class BudgetConfig:
     max_hours: float | None = field(default=None, metadata={"min": 0.0})
 
 
-SITES = ("local", "slurm", "slurm-gpu", "slurm-apptainer")
+#: Shipped site factories (``workflows/sites/``) and ``parsl``: a user's own factory file.
+SITES = ("local", "slurm", "slurm-gpu", "slurm-apptainer", "pbs", "parsl")
+#: Sites whose blocks are batch jobs with a walltime.
+BATCH_SITES = ("slurm", "slurm-gpu", "slurm-apptainer", "pbs")
 
 
 def _walltime(value: str) -> str:
@@ -132,19 +135,25 @@ def walltime_seconds(value: str) -> int:
 
 @dataclass(frozen=True)
 class SiteConfig:
-    """Where the tasks run: a Parsl site factory in ``workflows/sites/``.
+    """Where the tasks run: a Parsl site factory in ``workflows/sites/``, or the user's own.
 
-    ``local`` uses this machine's cores; the SLURM sites submit blocks (batch jobs)
-    with these settings (see ``workflows/sites/slurm.py`` for what each becomes).
+    ``local`` uses this machine's cores; the SLURM sites and ``pbs`` (PBS Pro, e.g. the
+    ALCF machines) submit blocks (batch jobs) with these settings (see
+    ``workflows/sites/slurm.py`` and ``pbs.py`` for what each becomes); ``parsl`` calls
+    ``make_config(run_dir)`` (or the function named after a colon) of the Python file
+    ``factory``, which returns a ``parsl.Config`` whose executors are labelled ``ai``,
+    ``md`` and ``cpu`` (or which has one executor).
     """
 
     kind: str = field(default="local", metadata={"choices": SITES})
+    # parsl: "path/to/site.py" or "path/to/site.py:function" returning a parsl.Config
+    factory: str | None = None
     # worker processes per node (local: per machine; None: cores // threads per replica)
     max_workers: int | None = field(default=None, metadata={"min": 1, "max": 4096})
     heartbeat_period_s: int = field(default=10, metadata={"min": 1})
     heartbeat_threshold_s: int = field(default=60, metadata={"min": 2})
     max_infra_retries: int = field(default=3, metadata={"min": 0, "max": 100})
-    # SLURM: what one block (batch job) asks for
+    # SLURM and PBS: what one block (batch job) asks for (PBS: partition is the queue)
     partition: str | None = None
     account: str | None = None
     qos: str | None = None
@@ -158,7 +167,8 @@ class SiteConfig:
     cores_per_node: int | None = field(default=None, metadata={"min": 1})
     mem_per_node_gb: int | None = field(default=None, metadata={"min": 1})
     worker_init: str = ""  # shell lines run in each block before the workers start
-    scheduler_options: str = ""  # extra "#SBATCH ..." lines
+    scheduler_options: str = ""  # extra "#SBATCH ..." / "#PBS ..." lines
+    select_options: str = ""  # PBS: appended to "#PBS -l select=N:ncpus=C", e.g. "ngpus=4"
     cmd_timeout_s: int = field(default=60, metadata={"min": 1})
     address: str | None = None  # interface (e.g. ib0) or host the workers reach the driver at
     # MD stops cleanly (LAMMPS timer timeout + restart) this long before a block's walltime
@@ -179,8 +189,14 @@ class SiteConfig:
             raise ValueError("init_blocks and min_blocks must not exceed max_blocks")
         if self.kind == "slurm-apptainer" and not self.image:
             raise ValueError("image: the slurm-apptainer site needs the image path")
-        if self.kind == "slurm-gpu" and self.gpus_per_node < 1:
-            raise ValueError("gpus_per_node: the slurm-gpu site needs at least 1 GPU")
+        if self.kind in ("slurm-gpu", "pbs") and self.gpus_per_node < 1:
+            raise ValueError(f"gpus_per_node: the {self.kind} site needs at least 1 GPU")
+        if self.kind == "parsl" and not self.factory:
+            raise ValueError("factory: the parsl site needs the Python file that makes its "
+                             "parsl.Config (factory: path/to/site.py)")
+        if self.factory and self.kind != "parsl":
+            raise ValueError(f"factory: only the parsl site takes a factory (kind is "
+                             f"{self.kind!r})")
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,33 @@ class CampaignConfig:
     site: SiteConfig = SiteConfig()
 
 
+def load_site(source: Path | str) -> SiteConfig:
+    """A site section from its own YAML file (``--site``): the mapping itself or ``site:``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, empty, not a mapping, or has an unknown key or bad value.
+    """
+    import yaml
+
+    from polyhpc.resources import resolve_yaml
+
+    path = resolve_yaml(source, "site", option="--site")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise ConfigError(f"--site {path}: not a readable YAML file ({exc})") from None
+    if isinstance(data, dict) and set(data) == {"site"}:
+        data = data["site"]
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"--site {path}: expected a site section (kind: local, slurm, ...)")
+    try:
+        return load_config(data, SiteConfig)
+    except ConfigError as exc:
+        raise ConfigError(f"--site {path}: site.{exc}") from None
+
+
 def load_campaign_config(source: Path | str | dict) -> CampaignConfig:
     """Load and check a campaign config (YAML path, shipped name or dict).
 
@@ -213,11 +256,28 @@ def load_campaign_config(source: Path | str | dict) -> CampaignConfig:
         Unknown key, wrong type or value out of range (the message names the key path), an
         unknown MD profile, or a reference unit that is not a valid repeat unit.
     """
+    import yaml
+
     from polyhpc.resources import resolve_yaml
 
     if not isinstance(source, dict):
-        source = resolve_yaml(source, "campaign", option="campaign config")
-    config = load_config(source, CampaignConfig)
+        path = resolve_yaml(source, "campaign", option="campaign config")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not a YAML campaign config ({type(exc).__name__})") \
+                from None
+        if not data:
+            raise ConfigError(f"{path} is empty: a campaign config names at least what it "
+                              "changes from the defaults (start from workflows/campaign-*.yaml)")
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        try:
+            config = load_config(data, CampaignConfig)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    else:
+        config = load_config(source, CampaignConfig)
     return check_campaign_config(config)
 
 
@@ -225,6 +285,9 @@ def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
     """Checks that span several sections (the reference unit, the MD profile)."""
     from polyhpc.chem.smiles import check_repeat_unit
 
+    if not config.name.isprintable() or not config.name.strip() or len(config.name) > 200:
+        raise ConfigError(f"name: {config.name!r} must be one line of printable characters "
+                          "(at most 200); it titles the report")
     check = check_repeat_unit(config.reference_smiles)
     if not check.valid:
         raise ConfigError(f"reference_smiles: {check.reason}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -23,16 +24,29 @@ from polyhpc.errors import ConfigError
 LOCK_NAME = "driver.lock"
 
 
+#: Characters a campaign folder's path may hold: Parsl writes it unquoted into the shell
+#: lines that start its blocks (local and batch), so nothing a shell would interpret.
+SAFE_PATH = re.compile(r"[A-Za-z0-9._+,@%=:/~-]+")
+
+
 def check_folder(folder: Path) -> None:
-    """Refuse a folder a campaign cannot use: not writable, or holding other files.
+    """Refuse a folder a campaign cannot use: an unsafe name, not writable, or other files.
 
     Raises
     ------
     ConfigError
-        The folder (or the first existing parent) is not writable, it is not empty and
-        holds no campaign ledger, or its ledger is read-only.
+        The path holds a space or a character a shell interprets, the folder (or the
+        first existing parent) is not writable, it is not empty and holds no campaign
+        ledger, or its ledger is read-only.
     """
-    folder = Path(folder)
+    folder = Path(folder).absolute()
+    if not SAFE_PATH.fullmatch(str(folder)):
+        bad = sorted({c for c in str(folder) if not SAFE_PATH.fullmatch(c)})
+        shown = ", ".join(repr(c) for c in bad)
+        raise ConfigError(f"--dir {str(folder)!r}: a campaign folder's path may hold only "
+                          f"letters, digits and ._+,@%=:/~- (found {shown}); Parsl hands it "
+                          "to shells unquoted. Choose another folder, or link to this one "
+                          "from a path without them")
     existing = folder
     while not existing.exists():
         existing = existing.parent

@@ -44,6 +44,7 @@ from polyhpc.campaign.config import (
 )
 from polyhpc.campaign.driverlock import DriverLock, check_folder
 from polyhpc.campaign.evaluate import Budget, EvaluationContext, SeedStreams, make_evaluator
+from polyhpc.campaign.fidelity import md_resolves_transport, result_source
 from polyhpc.campaign.scheduler import CampaignError, Scheduler
 from polyhpc.campaign.specs import SampleSpec, TrainSpec
 from polyhpc.campaign.store import LEDGER_NAME, Ledger
@@ -168,7 +169,8 @@ class Campaign:
         from polyhpc.data.registry import resolve
         from polyhpc.fileio import sha256_file
 
-        self.folder = Path(folder).resolve()
+        # absolute, links kept: a link is how a folder of an unsafe name is reached
+        self.folder = Path(folder).absolute()
         # fail before anything is written: the data every task needs must be there
         resolve(config.dataset)
         if config.evaluator.kind != "md":
@@ -183,6 +185,9 @@ class Campaign:
         self.notify = notify or (lambda: None)
         self.dfk = dfk
         self.protocol = campaign_protocol(self.config)
+        md_results, self.md_reason = md_resolves_transport(to_dict(self.protocol))
+        #: where the campaign's results come from (None: a pipeline check, no results)
+        self.result_source = result_source(self.config.evaluator.kind, md_results)
         frc = force_field_path(self.config)
         self.seeds = SeedStreams(self.config.seed)
         self.budget = Budget(self.ledger, self.config.budget.max_hours,
@@ -376,16 +381,16 @@ class Campaign:
 
     def _check_evaluated(self, it: int) -> None:
         """Refuse to go on when the reference has no result or the iteration evaluated nothing."""
-        source = fb.SOURCES[self.config.evaluator.kind]
+        checked = "surrogate" if self.config.evaluator.kind == "surrogate" else "md"
         reference = self._reference()
-        ref_agg = self.ledger.aggregate(reference["id"], source)
+        ref_agg = self.ledger.aggregate(reference["id"], checked)
         candidates = [c for c in self.ledger.candidates(it, role="candidate")
                       if c["status"] != "not selected"]
         evaluated = [c for c in candidates
-                     if (a := self.ledger.aggregate(c["id"], source)) and a["status"] != "failed"]
+                     if (a := self.ledger.aggregate(c["id"], checked)) and a["status"] != "failed"]
         why = None
         if ref_agg is None or ref_agg["status"] == "failed":
-            why = (f"the reference {reference['smiles']} has no {source} result "
+            why = (f"the reference {reference['smiles']} has no {checked} result "
                    f"({reference['reason'] or 'every replica failed'})")
         elif candidates and not evaluated:
             why = (f"iteration {it} evaluated none of its {len(candidates)} candidates "
@@ -402,22 +407,26 @@ class Campaign:
         row = self.ledger.iteration(it)
         if row["status"] in ("fed back", "done"):
             return
-        source = fb.SOURCES[self.config.evaluator.kind]
+        source = self.result_source
         reference = self._reference()
-        ref_agg = self.ledger.aggregate(reference["id"], source)
-        candidates = self.ledger.candidates(it, role="candidate")
-        aggregates = {a["candidate_id"]: a for a in self.ledger.aggregates(source=source)}
-        best = fb.winners(candidates, aggregates, ref_agg)
-        if ref_agg is None or ref_agg["status"] != "ok":
-            self.ledger.event("feedback", f"iteration {it}: the reference "
-                                          f"{reference['smiles']} has no complete {source} "
-                                          "result; nothing beats it")
+        ref_agg = self.ledger.aggregate(reference["id"], source) if source else None
+        best = []
+        if source is None:
+            self.ledger.event("feedback", f"iteration {it}: {self.md_reason}; no candidate is "
+                                          "compared with the reference or fed back")
+        else:
+            aggregates = {a["candidate_id"]: a for a in self.ledger.aggregates(source=source)}
+            best = fb.winners(self.ledger.candidates(it, role="candidate"), aggregates, ref_agg)
+            if ref_agg is None or ref_agg["status"] != "ok":
+                self.ledger.event("feedback", f"iteration {it}: the reference "
+                                              f"{reference['smiles']} has no complete {source} "
+                                              "result; nothing beats it")
         rows = [{"candidate_id": c["id"], "smiles": c["smiles"], "canonical": c["canonical"],
                  "source": source, "objective_mean": c["objective_mean"], "role": "winner"}
                 for c in best]
         if self.config.feedback.include_reference:
             rows.insert(0, {"candidate_id": reference["id"], "smiles": reference["smiles"],
-                            "canonical": reference["canonical"], "source": source,
+                            "canonical": reference["canonical"], "source": source or "none",
                             "objective_mean": ref_agg["objective_mean"] if ref_agg else None,
                             "role": "reference"})
         self.ledger.record_feedback(it, rows)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
-from polyhpc.campaign.config import CampaignConfig, walltime_seconds
+from polyhpc.campaign.config import BATCH_SITES, CampaignConfig, walltime_seconds
 from polyhpc.errors import ConfigError
 
 
@@ -78,6 +79,14 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
     total_ns = sum(runs) * per_replica_ns
     replica_hours = per_replica_ns / ns_per_day * 24.0
     site = config.site
+    assumptions = ["every replica runs once: failed runs retried with new seeds add to this",
+                   f"one replica run advances at {ns_per_day:g} ns/day"
+                   + (f", {runs_per_gpu or site.runs_per_gpu} runs sharing each GPU"
+                      if gpus else ""),
+                   f"{train_hours:g} h of generator training per iteration; analysis and "
+                   "sampling are minutes and left out"]
+    cores = config.md.threads * config.md.mpi_ranks
+    batch = site.kind in BATCH_SITES
     if gpus > 0:
         share = runs_per_gpu or site.runs_per_gpu
         slots = gpus * share
@@ -86,41 +95,54 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
         per_block = max(1, site.gpus_per_node or 1) * site.nodes_per_block
         parallel_blocks = math.ceil(gpus / per_block)
     else:
-        cores = config.md.threads * config.md.mpi_ranks
-        slots = max(1, (site.cores_per_node or 128) * site.nodes_per_block
-                    * site.max_blocks // cores)
+        node_cores = site.cores_per_node or os.cpu_count() or 1
+        if site.kind == "local":
+            slots = site.max_workers or max(1, node_cores // cores)
+            assumptions.append(f"the local site runs {slots} replica(s) at a time "
+                               + ("(site.max_workers)" if site.max_workers else
+                                  f"({node_cores} cores of this machine // {cores} per replica)"))
+        else:
+            per_node = site.max_workers or max(1, node_cores // cores)
+            slots = per_node * site.nodes_per_block * site.max_blocks
+            if not site.cores_per_node:
+                assumptions.append(f"site.cores_per_node is not set: {node_cores} cores per "
+                                   "node assumed (this machine's)")
         resource_hours = sum(runs) * replica_hours * cores
         unit = "core-hours"
         parallel_blocks = site.max_blocks
     wall_hours = sum(math.ceil(n / slots) * replica_hours + train_hours for n in runs)
-    usable_h = max(walltime_seconds(site.walltime) - site.walltime_margin_s, 60) / 3600.0
-    sequential = math.ceil(wall_hours / usable_h)
-    return {
+    plan = {
         "iterations": config.iterations, "replicas_per_candidate": replicas,
         "replica_runs_per_iteration": runs, "replica_runs": sum(runs),
         "md_profile": protocol.name, "equilibration_ns": eq_ns, "production_ns": production_ns,
         "ns_per_replica": per_replica_ns, "md_ns_total": total_ns,
         "ns_per_day_per_run": ns_per_day, "hours_per_replica": replica_hours,
         "gpus": gpus, "parallel_runs": slots, "resource_hours": resource_hours,
-        "resource_unit": unit, "wall_hours": wall_hours, "walltime": site.walltime,
-        "blocks": sequential * parallel_blocks, "sequential_blocks": sequential,
-        "segments_per_replica": math.ceil(replica_hours / usable_h),
-        "assumptions": [
-            "every replica runs once: failed runs retried with new seeds add to this",
-            f"one replica run advances at {ns_per_day:g} ns/day"
-            + (f", {runs_per_gpu or site.runs_per_gpu} runs sharing each GPU" if gpus else ""),
-            f"{train_hours:g} h of generator training per iteration; analysis and "
-            "sampling are minutes and left out",
-            f"a replica longer than a block ({site.walltime} minus "
-            f"{site.walltime_margin_s} s margin) continues in the next block from its "
-            "restart file",
-        ],
+        "resource_unit": unit, "wall_hours": wall_hours, "site": site.kind,
+        "walltime": site.walltime if batch else None, "blocks": None,
+        "sequential_blocks": None, "segments_per_replica": None,
+        "assumptions": assumptions,
+        "units": {"md_ns_total": "ns", "ns_per_replica": "ns", "equilibration_ns": "ns",
+                  "production_ns": "ns", "ns_per_day_per_run": "ns/day",
+                  "hours_per_replica": "h", "resource_hours": unit, "wall_hours": "h"},
     }
+    if batch:
+        usable_h = max(walltime_seconds(site.walltime) - site.walltime_margin_s, 60) / 3600.0
+        sequential = math.ceil(wall_hours / usable_h)
+        plan.update(blocks=sequential * parallel_blocks, sequential_blocks=sequential,
+                    segments_per_replica=math.ceil(replica_hours / usable_h))
+        assumptions.append(f"a replica longer than a block ({site.walltime} minus "
+                           f"{site.walltime_margin_s} s margin) continues in the next block "
+                           "from its restart file")
+    return plan
 
 
 def format_plan(p: dict) -> str:
     """The plan as text."""
     where = f"{p['gpus']} GPUs" if p["gpus"] else f"{p['parallel_runs']} parallel CPU runs"
+    blocks = (f"; {p['blocks']} {p['site']} blocks of {p['walltime']} "
+              f"({p['segments_per_replica']} segment(s) per replica)"
+              if p["blocks"] is not None else f" ({p['site']} site: no batch blocks)")
     return "\n".join([
         f"{p['iterations']} iterations: {p['replica_runs']} replica runs "
         f"({', '.join(map(str, p['replica_runs_per_iteration']))} per iteration), "
@@ -130,7 +152,6 @@ def format_plan(p: dict) -> str:
         f"{p['ns_per_day_per_run']:g} ns/day",
         f"total {p['md_ns_total']:.4g} ns of MD = {p['resource_hours']:.4g} "
         f"{p['resource_unit']}",
-        f"wall time on {where}: {p['wall_hours']:.3g} h; {p['blocks']} SLURM blocks of "
-        f"{p['walltime']} ({p['segments_per_replica']} segment(s) per replica)",
+        f"wall time on {where}: {p['wall_hours']:.3g} h{blocks}",
         "assumptions: " + "; ".join(p["assumptions"]),
     ])

@@ -511,3 +511,45 @@ class Ledger:
         query = "SELECT * FROM feedback" + (" WHERE iteration < ?" if before else "")
         return [dict(r) for r in self.db.execute(query + " ORDER BY iteration, rowid",
                                                  (before,) if before else ())]
+
+
+#: The ledger tables a notebook reads, and their JSON columns.
+FRAME_TABLES = {"iterations": ("training", "rejected", "sampling"), "candidates": (),
+                "tasks": ("continuations", "info"), "results": ("properties", "provenance"),
+                "aggregates": ("mean", "std", "n"), "checkpoints": ("info",),
+                "feedback": (), "events": (), "runs": ("config",)}
+
+
+def ledger_frames(folder: Path | str) -> dict:
+    """A campaign's ledger as pandas DataFrames, one per table, opened read-only.
+
+    JSON columns are decoded (dicts) and paths are absolute for where the folder is now;
+    ``results`` holds one row per replica (``conductivity_S_per_cm``, ``objective``,
+    ``properties``). Safe while the campaign runs.
+
+    Parameters
+    ----------
+    folder : Path or str
+        The campaign folder (``--dir`` of ``polyhpc campaign run``).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``iterations``, ``candidates``, ``tasks``, ``results``, ``aggregates``,
+        ``checkpoints``, ``feedback``, ``events`` and ``runs``.
+    """
+    import pandas as pd
+
+    ledger = Ledger.open(Path(folder), readonly=True)
+    try:
+        frames = {}
+        for table, columns in FRAME_TABLES.items():
+            rows = ledger._select(table, "rowid", columns)
+            for row in rows:
+                for key in ("workdir", "path"):
+                    if key in row and table in ("tasks", "checkpoints"):
+                        row[key] = ledger.resolve(row[key])
+            frames[table] = pd.DataFrame(rows)
+        return frames
+    finally:
+        ledger.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -15,19 +16,23 @@ _dir_argument = click.argument("folder", type=click.Path(file_okay=False, path_t
 
 @main.group()
 def campaign() -> None:
-    r"""The paper's discovery loop on Parsl: train, sample, evaluate, feed back, retrain.
+    """The paper's discovery loop on Parsl: train, sample, evaluate, feed back, retrain.
+
+    For example:
 
     \b
-    polyhpc campaign run laptop --dir runs/laptop     # shipped config, or a YAML path
-    polyhpc campaign status runs/laptop               # any time, also while it runs
-    polyhpc campaign report runs/laptop               # figures, HTML and Markdown
-    polyhpc campaign run paper --dir /scratch/paper   # paper fidelity (a cluster job)
+      polyhpc campaign run laptop --dir runs/laptop       # shipped config, or a YAML path
+      polyhpc campaign status runs/laptop                 # any time, also while it runs
+      polyhpc campaign report runs/laptop                 # figures, HTML and Markdown
+      polyhpc campaign plan paper --gpus 32 --rate 25     # what the paper campaign costs
+      polyhpc campaign run paper --dir /scratch/paper --site my-cluster.yaml
 
     A campaign is a folder: its SQLite ledger (ledger.sqlite) records every
     candidate, task and result. Running the same config on the same folder
     again continues where it stopped; a finished task never runs twice.
-    Shipped configs: workflows/campaign-<paper|laptop|smoke>.yaml.
-    """
+    Shipped configs: workflows/campaign-<paper|paper-adaptive|laptop|smoke>.yaml;
+    shipped site files: workflows/site-*.yaml.
+    """  # noqa: D301 - click's no-rewrap marker is a real backspace, not a raw backslash
 
 
 class _Progress:
@@ -63,39 +68,94 @@ def _terminate(signum, frame):  # SIGTERM (SLURM's warning, a kill) stops like C
 @click.argument("config_path", metavar="CONFIG")
 @click.option("--dir", "folder", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Campaign folder: created if new, continued if it holds this campaign.")
+@click.option("--site", "site_path", metavar="SITE.yaml",
+              help="Run on this site (a site: section in its own file, or a shipped name: "
+                   "workflows/site-*.yaml) instead of the config's; recorded with the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON.")
-def campaign_run(config_path, folder, as_json) -> None:
+def campaign_run(config_path, folder, site_path, as_json) -> None:
     """Run (or continue) the campaign of CONFIG in --dir.
 
-    CONFIG is a YAML file or a shipped name (paper, laptop, smoke). Progress
-    goes to stderr; the ledger holds everything. Changing the config of an
-    existing campaign is refused (the changed keys are named), except its
-    site, budget and number of iterations.
-    """
-    from polyhpc.campaign.config import load_campaign_config
+    For example:
+
+    \b
+      polyhpc campaign run laptop --dir runs/laptop
+      polyhpc campaign run paper --dir /scratch/$USER/paper --site site-slurm-gpu.yaml
+
+    CONFIG is a YAML file or a shipped name (paper, paper-adaptive, laptop,
+    smoke). Progress goes to stderr; the ledger holds everything. Changing the
+    config of an existing campaign is refused (the changed keys are named),
+    except its site, budget, name and number of iterations. Ctrl-C stops it
+    within seconds and keeps every finished result: run it again to continue.
+    Exit codes: 0 finished, 2 bad input, 3 the run failed or stopped with work
+    left (budget), 130 interrupted.
+    """  # noqa: D301
+    import dataclasses
+
+    from polyhpc.campaign.config import check_campaign_config, load_campaign_config, load_site
     from polyhpc.campaign.loop import Campaign
     from polyhpc.campaign.status import format_status, snapshot
     from polyhpc.resources import resolve_yaml
 
     config = load_campaign_config(config_path)
+    if site_path:
+        config = check_campaign_config(dataclasses.replace(config, site=load_site(site_path)))
     source = resolve_yaml(config_path, "campaign", option="campaign config").read_text()
     progress = _Progress(folder.resolve())
     signal.signal(signal.SIGTERM, _terminate)
     run = Campaign(config, folder, notify=progress, source=source)
-    status = run.run()
+    try:
+        status = run.run()
+    except KeyboardInterrupt:
+        _interrupted(run)
     state = snapshot(run.ledger)
+    lines = [format_status(state), *_banner(run.ledger),
+             f"report: polyhpc campaign report {folder}"]
     if status == "budget":
         click.echo("stopped: the budget is spent (raise budget.* in the config and run again "
                    "to continue)", err=True)
-    _emit({**state, "ended": status}, as_json,
-          format_status(state) + f"\nreport: polyhpc campaign report {folder}")
+    _emit({**state, "ended": status}, as_json, "\n".join(lines))
+    if status == "budget":
+        sys.exit(3)
+
+
+def _interrupted(run) -> None:
+    """Say what an interrupted campaign kept, then leave at once (exit code 130).
+
+    The Parsl session has stopped its blocks (within its grace period); Parsl's own
+    threads may still wait on an interchange the signal killed, so the process exits
+    without waiting for them. Everything finished is committed in the ledger.
+    """
+    import os
+
+    tasks = run.ledger.tasks(status="done")
+    results = run.ledger.results()
+    click.echo(f"interrupted: the ledger keeps {len(tasks)} finished task(s) and "
+               f"{len(results)} result(s); run the same command again to continue",
+               err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _banner(ledger) -> list[str]:
+    """The report's first lines (what the run can and cannot tell), for the terminal."""
+    from polyhpc.campaign.report import banner, collect
+
+    return banner(collect(ledger))
 
 
 @campaign.command("status")
 @_dir_argument
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status (with units).")
 def campaign_status(folder, as_json) -> None:
-    """Where the campaign in FOLDER stands (read from its ledger, safe while it runs)."""
+    """Where the campaign in FOLDER stands (read from its ledger, safe while it runs).
+
+    For example:
+
+    \b
+      polyhpc campaign status runs/laptop
+      watch -n 60 polyhpc campaign status /scratch/$USER/paper
+    """  # noqa: D301
     from polyhpc.campaign.status import format_status, snapshot
     from polyhpc.campaign.store import Ledger
 
@@ -139,25 +199,40 @@ def campaign_bench(n_tasks, workers, config_path, workdir, as_json) -> None:
 @_dir_argument
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the figures and pages (default: FOLDER/report).")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), default="png",
+              show_default=True, help="Figure format (svg and pdf for papers).")
+@click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True,
+              help="Resolution of png figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary numbers as JSON.")
-def campaign_report(folder, out, as_json) -> None:
+def campaign_report(folder, out, fmt, dpi, as_json) -> None:
     """The paper's figures and numbers for the campaign in FOLDER (from its ledger).
 
-    Writes distribution.png (Fig. 2), replicas.png (Fig. 3), surrogate-vs-md.png,
-    report.md and a self-contained report.html with the polymers above the
-    reference and their 2D structures (Fig. 4). Surrogate values are marked.
-    """
+    For example:
+
+    \b
+      polyhpc campaign report runs/laptop
+      polyhpc campaign report runs/paper --format pdf --out paper-figures/
+
+    Writes distribution (Fig. 2), replicas (Fig. 3), surrogate-vs-md,
+    report.md and a self-contained report.html with a banner saying what the
+    run can and cannot tell, the polymers above the reference with their 2D
+    structures (Fig. 4), every candidate and a provenance footer. Every value
+    says its source (MD with its profile and force field, or the surrogate).
+    """  # noqa: D301
     from polyhpc.campaign.report import write_report
     from polyhpc.campaign.store import Ledger
 
-    report = write_report(Ledger.open(folder, readonly=True), out or folder / "report")
+    report = write_report(Ledger.open(folder, readonly=True), out or folder / "report", fmt, dpi)
+    where = {"md": "MD", "surrogate": "surrogate"}.get(report["source"])
     training = report["training_mean_mS_per_cm"]
-    lines = ["training set mean " + ("n/a" if training is None else f"{training:.4g} mS/cm")]
+    lines = list(report["banner"])
+    lines.append("training set mean " + ("n/a" if training is None else
+                                        f"{training:.4g} mS/cm (HTP-MD, PCFF+)"))
     for r in report["iterations"]:
         mean = r["mean_mS_per_cm"]
-        lines.append(f"iteration {r['iteration']}: {r['evaluated']} evaluated, mean "
-                     + ("n/a" if mean is None else f"{mean:.4g} mS/cm")
-                     + f", {r['winners']} above the reference")
+        lines.append(f"iteration {r['iteration']}: {r['evaluated']} evaluated"
+                     + (f", mean {mean:.4g} mS/cm ({where}), {r['winners']} above the "
+                        "reference" if where and mean is not None else ", no results"))
     lines.append(f"wrote {report['html']} and {report['markdown']}")
     _emit(report, as_json, "\n".join(lines))
 

@@ -3,6 +3,23 @@ import pytest
 from polyhpc.campaign.config import load_campaign_config
 
 
+def ledger_results(folder, iterations=None):
+    """Every per-replica result of a campaign, keyed by what it is (not by row ids)."""
+    from polyhpc.campaign.store import Ledger
+
+    ledger = Ledger.open(folder, readonly=True)
+    rows = {}
+    for r in ledger.results():
+        c = ledger.candidate(r["candidate_id"])
+        if iterations is not None and c["iteration"] not in iterations:
+            continue
+        rows[(c["iteration"], c["role"], c["canonical"], r["source"], r["replica"])] = (
+            r["properties"].get("conductivity"), r["properties"].get("li_diffusivity"),
+            r["objective"])
+    ledger.close()
+    return rows
+
+
 @pytest.fixture(scope="session")
 def smoke_campaign(tmp_path_factory):
     """The shipped smoke campaign, run once, uninterrupted, in this process."""

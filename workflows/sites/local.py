@@ -9,6 +9,7 @@ cores divided by that.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 from parsl.config import Config
@@ -45,7 +46,7 @@ def make_config(site, run_dir: str, cores_per_task: int = 1) -> Config:
         provider=LocalProvider(
             init_blocks=1, min_blocks=1, max_blocks=1,
             # Parsl starts process_worker_pool.py by name: this venv's bin/ must be on PATH
-            worker_init=f"export PATH={bin_dir}:$PATH",
+            worker_init=f"export PATH={shlex.quote(bin_dir)}:$PATH",
         ),
     )
     return Config(executors=[executor], run_dir=run_dir, strategy="simple",
