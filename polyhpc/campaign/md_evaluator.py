@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from polyhpc.campaign import specs
+from polyhpc.campaign.adaptive import ReplicaPlan
 from polyhpc.campaign.evaluate import (
     EvaluationContext,
     UnitMismatchError,
@@ -22,10 +23,7 @@ from polyhpc.campaign.evaluate import (
     check_units,
     objective_value,
 )
-
-_OPEN = ("pending", "submitted", "running")
-#: The tasks of one replica attempt, in order: build on a CPU, LAMMPS, the analysis.
-CHAIN = ("build", "md", "analyze")
+from polyhpc.campaign.md_chain import next_step
 
 
 class MdEvaluator:
@@ -46,14 +44,19 @@ class MdEvaluator:
         self.run(it, pending)
 
     def run(self, it: int, candidates: list[dict]) -> None:
-        """Run the replicas of ``candidates`` (rows) in iteration ``it``; aggregate each."""
+        """Run the replicas of ``candidates`` (rows) in iteration ``it``; aggregate each.
+
+        Every candidate gets its replicas from the :class:`ReplicaPlan`: all of them, or
+        (``md.adaptive``) the rounds racing gives it.
+        """
         todo = self._buildable(candidates)
+        self.plan = ReplicaPlan(self.context, it, todo)
         for c in todo:
-            for replica in range(self.context.replicas):
+            for replica in range(self.plan.wanted(c)):
                 self._advance(c, replica)
         self.scheduler.drain()
         for c in todo:
-            if all(self._next(c, r) is None for r in range(self.context.replicas)):
+            if self.plan.final(c) and self.plan.round_closed(c):
                 self._aggregate(c)
 
     def _buildable(self, candidates: list[dict]) -> list[dict]:
@@ -80,8 +83,13 @@ class MdEvaluator:
         results = self.ledger.results(candidate["id"], "md")
         row = aggregate(results, self.context.replicas, self.config.objective,
                         self.context.min_replicas)
+        stop = self.plan.stop(candidate)
+        if stop is not None and stop["outcome"] == "below":
+            row["status"] = "stopped"  # decided below the reference: never a winner
         self.ledger.set_aggregate(candidate["id"], "md", row)
-        if row["n_finished"] < self.context.replicas:
+        if stop is not None:
+            self.ledger.update_candidate(candidate["id"], reason=stop["message"][:1000])
+        elif row["n_finished"] < self.context.replicas:
             self.ledger.update_candidate(candidate["id"], reason=self._why_short(candidate, row))
 
     def _why_short(self, candidate: dict, row: dict) -> str:
@@ -95,34 +103,23 @@ class MdEvaluator:
 
     # ------------------------------------------------------------------ one replica's chain
     def _next(self, candidate: dict, replica: int) -> tuple[str, int] | None:
-        """What a replica needs next, ``(kind, attempt)``, or None once it has its end.
-
-        Each attempt is the chain build -> md -> analyze; a failed build or simulation
-        starts the next attempt (new seeds) while retries are left.
-        """
-        tasks = [t for t in self.ledger.tasks(candidate_id=candidate["id"])
-                 if t["replica"] == replica and t["kind"] in CHAIN]
-        if not tasks:
-            return "build", 0
-        attempt = max(t["attempt"] for t in tasks)
-        latest = {t["kind"]: t for t in tasks if t["attempt"] == attempt}
-        for kind in CHAIN:
-            task = latest.get(kind)
-            if task is None or task["status"] in _OPEN:
-                return kind, attempt
-            if task["status"] == "failed":
-                if kind != "analyze" and attempt < self.config.md.retries:
-                    return "build", attempt + 1
-                return None
-        return None
+        """What a replica needs next (:func:`polyhpc.campaign.md_chain.next_step`)."""
+        return next_step(self.ledger, candidate, replica, self.config.md.retries)
 
     def _advance(self, candidate: dict, replica: int) -> None:
-        """Start what a replica needs next: a build, an MD run, its analysis, or nothing."""
+        """Start what a replica needs next: a build, an MD run, its analysis, or nothing.
+
+        A replica at its end lets racing look at its candidate (and, in iteration 1, at
+        every candidate waiting for the first round to finish): that may start replicas.
+        """
         step = self._next(candidate, replica)
-        if step is not None:
-            kind, attempt = step
-            {"build": self._start_build, "md": self._start_md,
-             "analyze": self._start_analyze}[kind](candidate, replica, attempt)
+        if step is None:
+            for other, index in self.plan.settle():
+                self._advance(other, index)
+            return
+        kind, attempt = step
+        {"build": self._start_build, "md": self._start_md,
+         "analyze": self._start_analyze}[kind](candidate, replica, attempt)
 
     def _workdir(self, candidate: dict, replica: int, attempt: int) -> Path:
         if candidate["role"] == "reference":

@@ -78,8 +78,11 @@ class Scheduler:
         """Submit ``task`` (a ledger row) with its typed ``spec``.
 
         ``on_done(task, outcome, error)`` is called later with the decoded outcome
-        (:mod:`polyhpc.campaign.specs`) or the error the task ended with.
+        (:mod:`polyhpc.campaign.specs`) or the error the task ended with. A task already
+        in flight is not submitted twice.
         """
+        if any(task_id == task["id"] for task_id, *_ in self.active.values()):
+            return
         self.ledger.mark_submitted(task["id"])
         future = self.session.submit(kind, spec, self.task_dir(task["id"]))
         self.active[future] = (task["id"], kind, spec, on_done)

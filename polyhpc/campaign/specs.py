@@ -206,7 +206,7 @@ class PredictOutcome:
 class NoopSpec:
     """A task that does nothing but wait ``sleep_s`` (``campaign bench`` measures with it)."""
 
-    value: int | None = None
+    value: int | None = field(default=None, metadata={"min": -(2**63), "max": 2**63 - 1})
     sleep_s: float = field(default=0.0, metadata={"min": 0.0})
 
 

@@ -75,11 +75,22 @@ CREATE TABLE feedback (
 CREATE TABLE events (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, run_id INTEGER, kind TEXT NOT NULL,
     task_id INTEGER, message TEXT NOT NULL);
+CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY, iteration INTEGER NOT NULL, candidate_id INTEGER NOT NULL,
+    round INTEGER NOT NULL, production_ps REAL NOT NULL, n_replicas INTEGER NOT NULL,
+    outcome TEXT NOT NULL, estimate_log10 REAL, reference_log10 REAL, statistic REAL,
+    threshold REAL, bound_log10 REAL, rule TEXT NOT NULL, md_ns_saved REAL,
+    message TEXT NOT NULL, at REAL NOT NULL, UNIQUE (candidate_id, round, production_ps));
+CREATE TABLE partials (
+    task_id INTEGER NOT NULL, candidate_id INTEGER NOT NULL, replica INTEGER NOT NULL,
+    production_ps REAL NOT NULL, conductivity_S_per_cm REAL, objective REAL,
+    properties TEXT NOT NULL, recorded_at REAL NOT NULL, PRIMARY KEY (task_id, production_ps));
 """
 
 
 #: A candidate's status once its replica aggregate is recorded.
-CANDIDATE_STATUS = {"ok": "evaluated", "incomplete": "incomplete", "failed": "failed"}
+CANDIDATE_STATUS = {"ok": "evaluated", "incomplete": "incomplete", "failed": "failed",
+                    "stopped": "stopped early"}
 
 
 class LedgerError(PolyhpcError):
@@ -92,6 +103,12 @@ def _dumps(value) -> str | None:
 
     return None if value is None else json.dumps(finite_json(value), sort_keys=True,
                                                  default=float)
+
+
+def _finite_or_none(value):
+    import math
+
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _loads(text):
@@ -496,6 +513,47 @@ class Ledger:
         out["path"] = self.resolve(out["path"])
         return out
 
+    # ------------------------------------------------------------------ adaptive MD
+    def record_decision(self, iteration: int, candidate_id: int, round_: int,
+                        decision: dict, md_ns_saved: float, message: str) -> bool:
+        """One look of replica racing (:mod:`polyhpc.campaign.racing`); False if recorded.
+
+        A decision is recorded once: a resumed campaign finds it and acts on it again, so
+        no decision is redone or skipped.
+        """
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO decisions (iteration, candidate_id, round, production_ps, "
+                "n_replicas, outcome, estimate_log10, reference_log10, statistic, threshold, "
+                "bound_log10, rule, md_ns_saved, message, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (iteration, candidate_id, round_, decision["production_ps"],
+                 decision["n_replicas"], decision["outcome"],
+                 *(_finite_or_none(decision[k]) for k in ("estimate_log10", "reference_log10",
+                                                          "statistic", "threshold",
+                                                          "bound_log10")),
+                 decision["rule"], md_ns_saved, message, time.time()))
+        return cursor.rowcount > 0
+
+    def decisions(self, candidate_id: int | None = None,
+                  iteration: int | None = None) -> list[dict]:
+        """Racing decisions, oldest first."""
+        return self._select("decisions", "id", candidate_id=candidate_id, iteration=iteration)
+
+    def record_partial(self, task_id: int, candidate_id: int, replica: int,
+                       production_ps: float, properties: dict, objective: float) -> None:
+        """A replica's analysis at ``production_ps`` of its production (a partial result)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO partials VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (task_id, candidate_id, replica, production_ps,
+                        properties.get("conductivity"), _finite_or_none(objective),
+                        _dumps(properties), time.time()))
+
+    def partials(self, candidate_id: int | None = None, task_id: int | None = None) -> list:
+        """Partial-production results (properties decoded)."""
+        return self._select("partials", "task_id, production_ps", ("properties",),
+                            candidate_id=candidate_id, task_id=task_id)
+
     def record_feedback(self, iteration: int, rows: list[dict]) -> None:
         """Polymers an iteration adds to the training set, with the iteration marked fed back."""
         with self.transaction() as db:
@@ -515,6 +573,7 @@ class Ledger:
 
 #: The ledger tables a notebook reads, and their JSON columns.
 FRAME_TABLES = {"iterations": ("training", "rejected", "sampling"), "candidates": (),
+                "decisions": (), "partials": ("properties",),
                 "tasks": ("continuations", "info"), "results": ("properties", "provenance"),
                 "aggregates": ("mean", "std", "n"), "checkpoints": ("info",),
                 "feedback": (), "events": (), "runs": ("config",)}

@@ -263,3 +263,81 @@ def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, as_json) -
     plan = plan_campaign(load_campaign_config(config_path), read_rate(rate), gpus,
                          runs_per_gpu, train_hours)
     _emit(plan, as_json, format_plan(plan))
+
+
+@campaign.command("replay")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The adaptive MD policy: an md.adaptive mapping, or a campaign config "
+                   "with one (default: workflows/campaign-paper-adaptive.yaml).")
+@click.option("--means", "means_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay on synthetic replicas around this table of per-candidate means "
+                   "(CSV: smiles, conductivity_s_per_cm in S/cm; optional "
+                   "conductivity_std_s_per_cm, iteration) instead of a campaign folder.")
+@click.option("--reference-mean", type=click.FloatRange(min=0.0, min_open=True, max=0.01),
+              help="With --means: the reference's (PEO's) mean conductivity, S/cm.")
+@click.option("--replica-cv", type=click.FloatRange(min=0.0, min_open=True, max=5.0),
+              default=0.2, show_default=True,
+              help="With --means: relative replica spread (std / mean) where a row has none.")
+@click.option("--seeds", type=click.IntRange(min=1, max=100000), default=100,
+              show_default=True, help="With --means: how many synthetic campaigns to draw.")
+@click.option("--replicas", type=click.IntRange(min=1, max=100),
+              help="With --means: replicas per candidate (default: the policy file's, or 5).")
+@click.option("--min-replicas", type=click.IntRange(min=1, max=100),
+              help="With --means: finished replicas a winner needs (default: the policy "
+                   "file's, or all replicas).")
+@click.option("--profile", default="paper", show_default=True,
+              help="With --means: MD profile whose durations the MD ns count.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result (with units).")
+def campaign_replay(folder, policy_path, means_path, reference_mean, replica_cv, seeds,
+                    replicas, min_replicas, profile, as_json) -> None:
+    """What an adaptive MD policy would have saved and found, on finished or synthetic work.
+
+    For example:
+
+    \b
+      polyhpc campaign replay runs/paper --policy my-policy.yaml
+      polyhpc campaign replay --means candidates.csv --reference-mean 1.15e-3 \\
+          --replica-cv 0.2 --seeds 200 --policy workflows/campaign-paper-adaptive.yaml
+
+    FOLDER is a finished campaign run with the fixed protocol: its recorded replicas are
+    raced with the policy as the campaign would race them online. With --means, replicas
+    are drawn around the table's means instead. Both print md_fraction (MD used / the
+    fixed protocol's), winners_found, false_winners and winners_missed for the policy and
+    the fixed protocol side by side.
+    """  # noqa: D301
+    from polyhpc.campaign.racing import AdaptiveConfig
+    from polyhpc.campaign.replay import (
+        Design,
+        format_replay,
+        load_policy,
+        read_means,
+        replay_folder,
+        replay_means,
+    )
+    from polyhpc.errors import ConfigError
+    from polyhpc.resources import resolve_yaml
+
+    if (folder is None) == (means_path is None):
+        raise ConfigError("give a finished campaign FOLDER or --means FILE.csv (one of them)")
+    policy_file = policy_path or resolve_yaml("paper-adaptive", "campaign")
+    policy, md = load_policy(policy_file)
+    if folder is not None:
+        report = replay_folder(folder, policy)
+    else:
+        if reference_mean is None:
+            raise ConfigError("--means needs --reference-mean (the reference's mean, S/cm)")
+        from polyhpc.md.protocol import equilibration_stages, load_protocol
+
+        protocol = load_protocol(resolve_yaml(md.get("profile") or profile, "md"))
+        n = replicas or md.get("replicas") or 5
+        need = min(min_replicas or md.get("min_replicas") or n, n)
+        if policy.first_round > n:
+            raise ConfigError(f"--policy {policy_file}: first_round {policy.first_round} is more "
+                              f"than the {n} replicas per candidate")
+        design = Design(n, need, protocol.production_ps,
+                        sum(s.duration_ps for s in equilibration_stages(protocol)))
+        report = replay_means(read_means(means_path), reference_mean, replica_cv, seeds,
+                              policy, design)
+    assert isinstance(policy, AdaptiveConfig)
+    _emit(report, as_json, format_replay(report))
