@@ -91,20 +91,28 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
         config = dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                         max_iters=iters))
     frame = _training_frame(dataset, extra_csv)
-    with tqdm(total=config.train.max_iters, desc="train", unit="it") as bar:
-        def step(iteration: int, loss: float) -> None:
-            bar.n = iteration
-            if iteration % 20 == 0:
-                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-                bar.refresh()
+    # the bar starts with the first step, so that an error before it stays one line
+    bar = None
 
-        try:
-            report = train_generator(frame, config, out, init=init, resume=resume,
-                                     on_step=step)
-        except TrainingInterrupted as exc:
+    def step(iteration: int, loss: float) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=config.train.max_iters, desc="train", unit="it")
+        bar.n = iteration
+        if iteration % 20 == 0:
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            bar.refresh()
+
+    try:
+        report = train_generator(frame, config, out, init=init, resume=resume, on_step=step)
+    except TrainingInterrupted as exc:
+        if bar is not None:
             bar.close()
-            click.echo(f"interrupted: {exc}", err=True)
-            sys.exit(128 + exc.signum)
+        click.echo(f"interrupted: {exc}", err=True)
+        sys.exit(128 + exc.signum)
+    finally:
+        if bar is not None:
+            bar.close()
     summary = report.data_summary
     resumed = (f"resumed from {report.resumed_from} at iteration {report.start_iteration}\n"
                if report.resumed_from else "")
@@ -200,6 +208,28 @@ def generate_sample(checkpoint, n, prompt, temperature, top_k, dropout, max_toke
     if not report.reached:
         raise PolyhpcError(f"only {len(report.candidates)} of {n} candidates after "
                            f"{report.draws} draws (--max-draws); results so far are shown above")
+
+
+@generate.command("convert")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def generate_convert(old, new, as_json) -> None:
+    """Rewrite a checkpoint of an older polyhpc (format 1 or 2) in the current format.
+
+    OLD is read as tensors and plain data only (no code in it runs); NEW gets
+    the signature over its vocabulary, model config and weight shapes that
+    sampling checks. The vocabulary is taken as OLD stores it.
+    """
+    from polyhpc.generate.train import CHECKPOINT_FORMAT, convert_checkpoint
+
+    if new.resolve() == old.resolve():
+        raise PolyhpcError(f"NEW {new} is OLD; write the converted checkpoint to another file")
+    state = convert_checkpoint(old, new)
+    _emit({"old": str(old), "new": str(new), "format": CHECKPOINT_FORMAT,
+           "iteration": state.iteration, "vocabulary_size": len(state.tokenizer)}, as_json,
+          f"converted {old} (iteration {state.iteration}, {len(state.tokenizer)} tokens) to "
+          f"{new} ({CHECKPOINT_FORMAT})")
 
 
 @generate.command("metrics")

@@ -4,49 +4,44 @@ The loop knows nothing about the model beyond ``model(x, y) -> (logits,
 loss)`` and ``model.optimizer(...)``; progress, evaluation and checkpoints are
 callbacks, so the library never prints. A checkpoint holds weights, model
 and training config, vocabulary, optimizer and RNG state in one file; resume
-and fine-tuning (a campaign's feedback step) start from one.
+and fine-tuning (a campaign's feedback step) start from one. Checkpoints are
+written and read by :mod:`polyhpc.generate.checkpoint` (names re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from polyhpc.errors import ModelError
-from polyhpc.generate.config import GeneratorConfig, TrainConfig
-from polyhpc.generate.dataset import SequenceBatches, build_training_set
+from polyhpc.errors import ConfigError, ModelError
+from polyhpc.generate.checkpoint import (
+    CHECKPOINT_FORMAT,
+    Checkpoint,
+    convert_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from polyhpc.generate.config import GeneratorConfig, TrainConfig, TrainingSetConfig
+from polyhpc.generate.dataset import SequenceBatches, TrainingSet, build_training_set
 from polyhpc.generate.model import GPT, GPTConfig
 from polyhpc.generate.tokenizer import SmilesTokenizer
 
 log = logging.getLogger(__name__)
-# 2: optional length conditioning (model_config.length_embedding, length tokens, train keys)
-CHECKPOINT_FORMAT = "polyhpc-generator-2"
-READABLE_FORMATS = ("polyhpc-generator-1", CHECKPOINT_FORMAT)
-
-
-@dataclass
-class Checkpoint:
-    """A loaded checkpoint."""
-
-    model: GPT
-    tokenizer: SmilesTokenizer
-    config: GeneratorConfig
-    iteration: int
-    optimizer_state: dict | None
-    rng_state: torch.Tensor | None
-    history: list[dict]
-    data_summary: dict
+__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "GeneratorConfig", "TrainConfig", "TrainReport",
+           "TrainingInterrupted", "convert_checkpoint", "evaluate_loss", "load_checkpoint",
+           "resolve_device", "run_training", "save_checkpoint", "stop_on_signals",
+           "train_generator"]
+#: At most this many extra copies (``data.extra[*].copies``) in all; the paper adds 4,000.
+MAX_EXTRA_COPIES = 1_000_000
 
 
 class TrainingInterrupted(ModelError):
@@ -81,62 +76,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ModelError("device 'cuda' requested but torch sees no CUDA device")
     return torch.device(name)
-
-
-def save_checkpoint(path: Path, checkpoint: Checkpoint, optimizer=None,
-                    generator: torch.Generator | None = None) -> None:
-    """Write a checkpoint atomically (a killed run never leaves a half file)."""
-    from polyhpc.config import to_dict
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "model_config": dataclasses.asdict(checkpoint.model.config),
-        "state_dict": checkpoint.model.state_dict(),
-        "vocabulary": checkpoint.tokenizer.itos,
-        "config": to_dict(checkpoint.config),
-        "iteration": checkpoint.iteration,
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "rng_state": generator.get_state() if generator is not None else None,
-        "history": checkpoint.history,
-        "data_summary": checkpoint.data_summary,
-    }
-    partial = path.with_suffix(path.suffix + ".part")
-    torch.save(payload, partial)
-    os.replace(partial, path)
-
-
-def load_checkpoint(path: Path, device: str = "cpu") -> Checkpoint:
-    """Load a checkpoint; a missing, corrupt or foreign file gives a one-line error."""
-    from polyhpc.config import load_config
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"checkpoint {path} not found")
-    try:
-        payload = torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for bad files
-        kind = exc.__class__.__name__
-        raise ModelError(f"checkpoint {path} is corrupt or not a torch file ({kind})") from None
-    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
-            "polyhpc-generator-"):
-        raise ModelError(f"{path} is not a polyhpc generator checkpoint")
-    if payload["format"] not in READABLE_FORMATS:
-        raise ModelError(f"{path} has checkpoint format {payload['format']!r}; this polyhpc "
-                         f"reads {', '.join(READABLE_FORMATS)} (upgrade polyhpc or retrain)")
-    try:
-        model = GPT(GPTConfig(**payload["model_config"]))
-        model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, TypeError, KeyError) as exc:
-        raise ModelError(f"checkpoint {path} has inconsistent weights: {exc}") from None
-    return Checkpoint(
-        model=model.to(device), tokenizer=SmilesTokenizer(payload["vocabulary"]),
-        config=load_config(payload["config"], GeneratorConfig),
-        iteration=int(payload["iteration"]), optimizer_state=payload.get("optimizer"),
-        rng_state=payload.get("rng_state"), history=list(payload.get("history", [])),
-        data_summary=payload.get("data_summary", {}),
-    )
 
 
 @torch.no_grad()
@@ -257,86 +196,162 @@ def train_generator(frame: pd.DataFrame, config: GeneratorConfig, out: Path,
     TrainingInterrupted
         On SIGINT/SIGTERM (main thread only), after writing ``out`` at the
         iteration reached.
+    ConfigError
+        More than :data:`MAX_EXTRA_COPIES` extra copies (before any work).
     """
     out = Path(out)
     train = config.train
+    check_extra_copies(config.data)
+    device = _prepare_torch(train)
+    dataset = build_training_set(frame, config.data)
+    start = _starting_point(dataset, train, out, init, resume, device)
+    batches, validation = _sequence_batches(start.tokenizer, dataset, config, start.model)
+    callbacks = _Callbacks(start.model, start.tokenizer, config, dataset.summary, out,
+                           start.history, validation, device, on_step)
+    began = time.perf_counter()
+    _run_until_done_or_signalled(start, batches, train, device, callbacks, out)
+    wall = time.perf_counter() - began
+    done = max(train.max_iters - start.iteration, 0)
+    last = start.history[-1] if start.history else {"train_loss": float("nan"),
+                                                    "validation_loss": float("nan")}
+    return TrainReport(
+        iterations=train.max_iters, final_train_loss=last["train_loss"],
+        final_validation_loss=last["validation_loss"], wall_s=wall,
+        iterations_per_s=done / wall if wall > 0 else float("nan"),
+        n_parameters=start.model.n_parameters(), data_summary=dataset.summary,
+        checkpoint=str(out), start_iteration=start.iteration, resumed_from=start.resumed_from)
+
+
+def check_extra_copies(data: TrainingSetConfig) -> None:
+    """Refuse more than :data:`MAX_EXTRA_COPIES` extra copies, naming the entry.
+
+    Raises
+    ------
+    ConfigError
+        Before the training set is built (a huge ``copies`` would fill memory).
+    """
+    total = 0
+    for index, item in enumerate(data.extra):
+        total += item.copies
+        if total > MAX_EXTRA_COPIES:
+            raise ConfigError(f"data.extra[{index}].copies: {item.copies} would bring the "
+                              f"extra copies to {total}; at most {MAX_EXTRA_COPIES:,} in all "
+                              "(the paper adds 4,000)")
+
+
+def _prepare_torch(train: TrainConfig) -> torch.device:
+    """Threads, the global seed (weight init, dropout) and the device of a run."""
     if train.threads:
         torch.set_num_threads(train.threads)
     torch.manual_seed(train.seed)
-    device = resolve_device(train.device)
-    dataset = build_training_set(frame, config.data)
-    start, optimizer_state, rng_state, history, resumed_from = 0, None, None, [], None
+    return resolve_device(train.device)
+
+
+@dataclass
+class _Start:
+    """Where a run starts: a new model, a fine-tuning checkpoint, or the run's own."""
+
+    model: GPT
+    tokenizer: SmilesTokenizer
+    iteration: int = 0
+    optimizer_state: dict | None = None
+    rng_state: torch.Tensor | None = None
+    history: list[dict] = field(default_factory=list)
+    resumed_from: str | None = None
+
+
+def _starting_point(dataset: TrainingSet, train: TrainConfig, out: Path, init: Path | None,
+                    resume: bool, device: torch.device) -> _Start:
+    """Resume from ``out``, fine-tune from ``init``, or build a new model and vocabulary."""
+    corpus = [*dataset.smiles, *dataset.validation_smiles]
     if resume and out.is_file():
-        resumed_from = str(out)
         state = load_checkpoint(out, str(device))
-        model, tokenizer = state.model, state.tokenizer
-        start, optimizer_state, rng_state = state.iteration, state.optimizer_state, \
-            state.rng_state
-        history = state.history
-        if start >= train.max_iters:
-            log.info("checkpoint %s already at iteration %d", out, start)
+        if state.iteration >= train.max_iters:
+            log.info("checkpoint %s already at iteration %d", out, state.iteration)
+        start = _Start(state.model, state.tokenizer, state.iteration, state.optimizer_state,
+                       state.rng_state, state.history, str(out))
     elif init is not None:
         state = load_checkpoint(init, str(device))
-        model, tokenizer = state.model, state.tokenizer
+        start = _Start(state.model, state.tokenizer)
     else:
         prompted = train.length_conditioning == "prompt"
         tokenizer = SmilesTokenizer.from_corpus(
-            [*dataset.smiles, *dataset.validation_smiles],
-            n_lengths=train.max_length if prompted else 0)
+            corpus, n_lengths=train.max_length if prompted else 0)
         countdown = train.max_length if train.length_conditioning == "countdown" else 0
-        model = GPT(GPTConfig.from_preset(train.preset, len(tokenizer), train.block_size,
-                                          train.dropout, countdown)).to(device)
-    missing = _missing_tokens(tokenizer, [*dataset.smiles, *dataset.validation_smiles])
+        start = _Start(GPT(GPTConfig.from_preset(train.preset, len(tokenizer), train.block_size,
+                                                 train.dropout, countdown)).to(device),
+                       tokenizer)
+    missing = _missing_tokens(start.tokenizer, corpus)
     if missing:
         raise ModelError("vocabulary mismatch: the data uses token(s) "
                          f"{', '.join(sorted(missing))} unknown to the checkpoint")
-    prefix = config.data.prefix_length
+    return start
+
+
+def _sequence_batches(tokenizer: SmilesTokenizer, dataset: TrainingSet,
+                      config: GeneratorConfig,
+                      model: GPT) -> tuple[SequenceBatches, SequenceBatches | None]:
+    """Training batches and, when the set has a validation split, validation batches."""
+    prefix, block = config.data.prefix_length, model.config.block_size
     countdown = model.length_conditioned
-    batches = SequenceBatches(tokenizer, dataset.smiles, dataset.labels, prefix,
-                              model.config.block_size, countdown)
+    batches = SequenceBatches(tokenizer, dataset.smiles, dataset.labels, prefix, block,
+                              countdown)
     validation = SequenceBatches(tokenizer, dataset.validation_smiles,
-                                 dataset.validation_labels, prefix, model.config.block_size,
+                                 dataset.validation_labels, prefix, block,
                                  countdown) if dataset.validation_smiles else None
-    record = {"loss": float("nan")}
+    return batches, validation
 
-    def step(iteration: int, loss: float) -> None:
-        record["loss"] = loss
-        if on_step is not None:
-            on_step(iteration, loss)
 
-    def evaluate(iteration: int) -> None:
-        value = evaluate_loss(model, validation, device) if validation else float("nan")
-        history.append({"iteration": iteration, "train_loss": record["loss"],
-                        "validation_loss": value})
+class _Callbacks:
+    """The loop's callbacks: last loss, validation history, checkpoints and snapshots."""
 
-    def checkpoint(iteration: int, optimizer, generator, snapshot: bool) -> None:
-        state = Checkpoint(model, tokenizer, config, iteration, None, None, history,
-                           dataset.summary)
-        save_checkpoint(out, state, optimizer, generator)
+    def __init__(self, model: GPT, tokenizer: SmilesTokenizer, config: GeneratorConfig,
+                 summary: dict, out: Path, history: list[dict],
+                 validation: SequenceBatches | None, device: torch.device,
+                 on_step: Callable[[int, float], None] | None):
+        self.model, self.tokenizer, self.config, self.summary = model, tokenizer, config, summary
+        self.out, self.history, self.validation, self.device = out, history, validation, device
+        self.on_step = on_step
+        self.loss = float("nan")
+
+    def step(self, iteration: int, loss: float) -> None:
+        """Keep the last training loss and pass it on."""
+        self.loss = loss
+        if self.on_step is not None:
+            self.on_step(iteration, loss)
+
+    def evaluate(self, iteration: int) -> None:
+        """Append the last training loss and the validation loss to the history."""
+        value = evaluate_loss(self.model, self.validation, self.device) \
+            if self.validation else float("nan")
+        self.history.append({"iteration": iteration, "train_loss": self.loss,
+                             "validation_loss": value})
+
+    def checkpoint(self, iteration: int, optimizer, generator, snapshot: bool) -> None:
+        """Write ``out`` (resumable) and, at an interval, its ``-<iteration>`` snapshot."""
+        state = Checkpoint(self.model, self.tokenizer, self.config, iteration, None, None,
+                           self.history, self.summary)
+        save_checkpoint(self.out, state, optimizer, generator)
         if snapshot:
+            out = self.out
             save_checkpoint(out.with_name(f"{out.stem}-{iteration}{out.suffix}"), state)
 
-    began = time.perf_counter()
+
+def _run_until_done_or_signalled(start: _Start, batches: SequenceBatches, train: TrainConfig,
+                                 device: torch.device, callbacks: _Callbacks, out: Path) -> None:
+    """The loop under SIGINT/SIGTERM handlers; a signal says where the checkpoint is."""
     with stop_on_signals() as stop:
         try:
-            run_training(model, batches, train, device, start, optimizer_state, rng_state,
-                         on_step=step, on_eval=evaluate, on_checkpoint=checkpoint, stop=stop)
+            run_training(start.model, batches, train, device, start.iteration,
+                         start.optimizer_state, start.rng_state, on_step=callbacks.step,
+                         on_eval=callbacks.evaluate, on_checkpoint=callbacks.checkpoint,
+                         stop=stop)
         except TrainingInterrupted as exc:
             name = signal.Signals(exc.signum).name
             raise TrainingInterrupted(
                 f"{name} at iteration {exc.iteration} of {train.max_iters}: checkpoint "
                 f"written to {out}; continue with --resume", exc.iteration,
                 exc.signum) from None
-    wall = time.perf_counter() - began
-    done = max(train.max_iters - start, 0)
-    last = history[-1] if history else {"train_loss": float("nan"),
-                                        "validation_loss": float("nan")}
-    return TrainReport(
-        iterations=train.max_iters, final_train_loss=last["train_loss"],
-        final_validation_loss=last["validation_loss"], wall_s=wall,
-        iterations_per_s=done / wall if wall > 0 else float("nan"),
-        n_parameters=model.n_parameters(), data_summary=dataset.summary, checkpoint=str(out),
-        start_iteration=start, resumed_from=resumed_from)
 
 
 def _missing_tokens(tokenizer: SmilesTokenizer, smiles) -> set[str]:

@@ -79,7 +79,7 @@ def test_cli_trains_and_resumes_saying_from_where(tmp_path):
                                   "--resume", "--iters", "30"])
     assert result.exit_code == 0, result.output
     assert f"resumed from {out} at iteration 20" in result.output
-    state = torch.load(out, weights_only=False)
+    state = torch.load(out, weights_only=True)
     assert state["iteration"] == 30 and len(state["history"]) == 3
 
 
@@ -147,7 +147,7 @@ def test_bad_generator_input_gives_one_line_errors(tmp_path, args, message):
 def test_unknown_preset_and_vocabulary_mismatch_are_model_errors(tmp_path):
     import pandas as pd
 
-    from polyhpc.generate.dataset import ExtraUnits, TrainingSetConfig
+    from polyhpc.generate.config import ExtraUnits, TrainingSetConfig
     from polyhpc.generate.train import GeneratorConfig, train_generator
 
     with pytest.raises(ModelError, match="unknown model preset 'gpt-huge'"):
