@@ -92,7 +92,8 @@ def _with_config_options(func):
 
 @surrogate.command("train")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to save the trained model (a pickle, e.g. surrogate.pkl).")
+              help="Where to save the trained model (arrays and JSON settings, no pickle; "
+                   "e.g. surrogate.npz).")
 @click.option("--targets", help=f"Comma-separated targets (default log10_conductivity), or "
                                 f"'all': {', '.join(TARGETS)}.")
 @_with_config_options
@@ -152,6 +153,37 @@ def surrogate_predict(model_path, units, file, out, as_json) -> None:
     _emit(json.loads(table.to_json(orient="records")), as_json, _predict_text(table))
     if table["reason"].notna().all():
         sys.exit(1)
+
+
+@surrogate.command("convert")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--trust-pickle", is_flag=True,
+              help="Required: unpickling OLD runs any code it holds; give it only for a "
+                   "model file you made yourself.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def surrogate_convert(old, new, trust_pickle, as_json) -> None:
+    """Rewrite a pickled model of an older polyhpc (OLD) in the data-only format (NEW).
+
+    Other polyhpc commands refuse pickled models, because loading a pickle
+    can run code. A file of unknown origin: retrain instead (polyhpc
+    surrogate train --out NEW).
+    """
+    if not trust_pickle:
+        raise PolyhpcError(f"--trust-pickle: converting unpickles {old}, which runs any code "
+                           "it holds; pass --trust-pickle only for a model file you made "
+                           "yourself (else retrain: polyhpc surrogate train --out "
+                           f"{new})")
+    if new.resolve() == old.resolve():
+        raise PolyhpcError(f"NEW {new} is OLD; write the converted model to another file")
+    from polyhpc.surrogate.legacy import read_pickled_model
+    from polyhpc.surrogate.modelfile import FORMAT
+
+    model = read_pickled_model(old)
+    model.save(new)
+    info = {**model.describe(), "old": str(old), "path": str(new), "format": FORMAT}
+    _emit(info, as_json, f"converted {old} ({info['kind']} surrogate of "
+                         f"{', '.join(info['targets'])}) to {new} ({FORMAT})")
 
 
 def _evaluate_text(report: dict) -> str:

@@ -8,6 +8,9 @@
 - :mod:`~polyhpc.surrogate.model`: ``train_surrogate(frame, config)`` and
   ``SurrogateModel.predict(smiles)``; :mod:`~polyhpc.surrogate.training_data`
   refuses training values in the wrong unit;
+- :mod:`~polyhpc.surrogate.modelfile`: the saved model, arrays and JSON in
+  one ``.npz`` (never a pickle); :mod:`~polyhpc.surrogate.legacy` converts a
+  pickled model of an older polyhpc, on the user's explicit trust only;
 - :mod:`~polyhpc.surrogate.evaluate`, :mod:`~polyhpc.surrogate.ood`,
   :mod:`~polyhpc.surrogate.plots`: grouped CV, calibration and the
   out-of-distribution benchmark;

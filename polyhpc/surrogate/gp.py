@@ -187,8 +187,72 @@ class TanimotoGP:
         return {**{p: float(a) for p, a in zip(self._parts, self.amplitudes, strict=True)},
                 "noise": self.noise}
 
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """Plain settings and arrays of the fitted GP (its factor is rebuilt on load).
+
+        Returns
+        -------
+        settings : dict
+            JSON-ready: kernel settings, seed, target scaling and noise.
+        arrays : dict of str to numpy.ndarray
+            Training fingerprints as CSR parts, standardized descriptors,
+            their scaling, the amplitudes and the weights ``alpha``.
+        """
+        fp = self.fingerprints
+        settings = {"settings": self.settings.to_dict(), "seed": self.seed,
+                    "y_mean": self.y_mean, "y_scale": self.y_scale, "noise": self.noise}
+        arrays = {"fp_data": fp.data, "fp_indices": fp.indices.astype(np.int64),
+                  "fp_indptr": fp.indptr.astype(np.int64),
+                  "fp_shape": np.array(fp.shape, dtype=np.int64), "z": self.z,
+                  "descriptor_mean": self.descriptor_mean,
+                  "descriptor_scale": self.descriptor_scale, "amplitudes": self.amplitudes,
+                  "alpha": self.alpha}
+        return settings, arrays
+
+    @classmethod
+    def from_arrays(cls, settings: dict, arrays: dict[str, np.ndarray]) -> TanimotoGP:
+        """The GP of :meth:`to_arrays`; ``ValueError`` for inconsistent parts."""
+        from polyhpc.config import load_config
+
+        gp = cls(load_config(settings["settings"], GPSettings), int(settings["seed"]))
+        for name in ("y_mean", "y_scale", "noise"):
+            value = settings[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} is {value!r}, expected a finite number")
+        gp.y_mean, gp.y_scale, gp.noise = (float(settings[k]) for k in ("y_mean", "y_scale",
+                                                                         "noise"))
+        shape = arrays["fp_shape"]
+        if shape.shape != (2,) or (shape < 0).any():
+            raise ValueError("fp_shape is not a matrix shape")
+        n, n_bits = (int(v) for v in shape)
+        data = arrays["fp_data"]
+        if data.dtype != np.float64 or not (np.isfinite(data) & (data >= 0)).all():
+            raise ValueError("fp_data must be finite, non-negative float64")
+        fp = sparse.csr_matrix((arrays["fp_data"], arrays["fp_indices"], arrays["fp_indptr"]),
+                               shape=(n, n_bits))
+        fp.check_format(full_check=True)
+        gp.fingerprints = fp
+        gp.z, gp.alpha = arrays["z"], arrays["alpha"]
+        gp.descriptor_mean = arrays["descriptor_mean"]
+        gp.descriptor_scale = arrays["descriptor_scale"]
+        gp.amplitudes = arrays["amplitudes"]
+        p = gp.z.shape[1] if gp.z.ndim == 2 else -1
+        expected = {"z": (n, p), "alpha": (n,), "descriptor_mean": (p,),
+                    "descriptor_scale": (p,), "amplitudes": (len(gp._parts),)}
+        for name, want in expected.items():
+            got = getattr(gp, name)
+            if got.shape != want or got.dtype.kind != "f" or not np.isfinite(got).all():
+                raise ValueError(f"{name} is {got.dtype} {got.shape}, expected finite floats "
+                                 f"{want}")
+        if not (gp.descriptor_scale > 0).all() or not (gp.amplitudes > 0).all() \
+                or gp.noise <= 0 or gp.y_scale <= 0:
+            raise ValueError("descriptor scales, amplitudes, noise and y_scale must be positive")
+        return gp
+
     def __getstate__(self) -> dict:
-        # The n x n Cholesky factor is rebuilt on first use instead of being saved.
+        # In-process copies (Parsl, multiprocessing) rebuild the n x n Cholesky factor
+        # on first use instead of carrying it.
         state = self.__dict__.copy()
         state["_cholesky"] = None
         return state

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from polyhpc.errors import ModelError
+from polyhpc.errors import ConfigError, ModelError
 from polyhpc.surrogate.config import KINDS, TARGETS, SurrogateConfig
-from polyhpc.surrogate.features import featurize
+from polyhpc.surrogate.features import featurize, width
 from polyhpc.surrogate.gbt import GBTSettings, TreeEnsemble
 from polyhpc.surrogate.gp import TanimotoGP
+from polyhpc.surrogate.modelfile import FORMAT, read_model_file, train_hint, write_model_file
 from polyhpc.surrogate.training_data import check_training_frame
 
 log = logging.getLogger(__name__)
 
-FORMAT = "polyhpc-surrogate-2"
 __all__ = ["FORMAT", "KINDS", "TARGETS", "SurrogateConfig", "SurrogateModel", "fit_regressor",
            "target_values", "train_surrogate"]
 
@@ -67,13 +66,36 @@ def fit_regressor(features: np.ndarray, y: np.ndarray, config: SurrogateConfig):
 
 
 class _SplitFeatures:
-    """Feeds the fingerprint and descriptor blocks of one feature matrix to a GP."""
+    """Feeds the fingerprint and descriptor blocks of one feature matrix to a GP.
+
+    (Its name is kept: the pickled models that ``polyhpc surrogate convert``
+    reads refer to it.)
+    """
 
     def __init__(self, gp: TanimotoGP, n_bits: int):
         self.gp, self.n_bits = gp, n_bits
 
     def predict(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.gp.predict(features[:, :self.n_bits], features[:, self.n_bits:])
+
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        settings, arrays = self.gp.to_arrays()
+        return {**settings, "n_bits": self.n_bits}, arrays
+
+    @classmethod
+    def from_arrays(cls, settings: dict, arrays: dict[str, np.ndarray],
+                    n_features: int) -> _SplitFeatures:
+        gp = TanimotoGP.from_arrays(settings, arrays)
+        n_bits = settings["n_bits"]
+        if gp.fingerprints.shape[1] != n_bits or n_bits + gp.z.shape[1] != n_features:
+            raise ValueError(f"the GP was fitted on {gp.fingerprints.shape[1]} + "
+                             f"{gp.z.shape[1]} features; the model's features have "
+                             f"{n_features} ({n_bits} fingerprint bits)")
+        return cls(gp, n_bits)
+
+
+#: Regressor class of each kind, as saved in a model file.
+_REGRESSORS = {"gp": _SplitFeatures, "gbt": TreeEnsemble}
 
 
 def _reason(smiles: str, key: str | None) -> str:
@@ -150,35 +172,79 @@ class SurrogateModel:
         return out
 
     def save(self, path: Path) -> None:
-        """Pickle the model with its settings and dataset hash."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"format": FORMAT, "versions": _versions(), "model": self}
-        partial = path.with_suffix(path.suffix + ".part")
-        with open(partial, "wb") as handle:
-            pickle.dump(payload, handle)
-        partial.replace(path)
+        """Write the model as arrays and JSON settings (``.npz``, no pickle).
+
+        See :mod:`polyhpc.surrogate.modelfile`; ``path`` keeps the name it is
+        given (``.npz`` is the suffix to use).
+        """
+        from polyhpc.config import to_dict
+        from polyhpc.fileio import finite_json
+
+        regressors, arrays = {}, {}
+        for target, regressor in self.regressors.items():
+            kind = next(k for k, cls in _REGRESSORS.items() if isinstance(regressor, cls))
+            settings, parts = regressor.to_arrays()
+            regressors[target] = {"kind": kind, **settings}
+            arrays.update({f"{target}.{name}": value for name, value in parts.items()})
+        meta = {"versions": _versions(), "config": to_dict(self.config),
+                "regressors": regressors, "dataset_sha256": self.dataset_sha256,
+                "n_training": self.n_training, "training_keys": sorted(self.training_keys),
+                "provenance": finite_json(self.provenance)}
+        write_model_file(Path(path), meta, arrays)
 
     @classmethod
     def load(cls, path: Path) -> SurrogateModel:
-        """Load a saved model; missing, foreign or corrupt files give a one-line error."""
+        """Load a saved model without running any code from it.
+
+        Raises
+        ------
+        ModelError
+            One line: a missing, foreign, corrupt or inconsistent file, or an
+            old pickled model (the message says how to retrain or convert it).
+        """
         path = Path(path)
-        train = "train one with `polyhpc surrogate train --out " + str(path) + "`"
-        if not path.is_file():
-            raise ModelError(f"surrogate model {path} not found; {train}")
+        meta, arrays = read_model_file(path)
+        if not isinstance(meta.get("regressors"), dict) or not meta["regressors"]:
+            raise ModelError(f"{path} holds no surrogate model (no regressors); "
+                             f"{train_hint(path)}")
         try:
-            with open(path, "rb") as handle:
-                payload = pickle.load(handle)  # noqa: S301 - the user's own model file
-        except Exception as exc:  # noqa: BLE001 - unpickling raises many types
-            raise ModelError(f"{path} is corrupt or not a surrogate model "
-                             f"({exc.__class__.__name__}); {train}") from None
-        if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith(
-                "polyhpc-surrogate"):
-            raise ModelError(f"{path} is not a polyhpc surrogate model; {train}")
-        if payload["format"] != FORMAT:
-            raise ModelError(f"{path} is a {payload['format']} model, this polyhpc reads "
-                             f"{FORMAT}; {train}")
-        return payload["model"]
+            return cls._from_file(meta, arrays)
+        except ConfigError as exc:
+            raise ModelError(f"{path}: its settings are invalid ({exc}); {train_hint(path)}") \
+                from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            reason = f"{exc.__class__.__name__}: {exc}".splitlines()[0]
+            raise ModelError(f"{path} is a damaged surrogate model ({reason}); "
+                             f"{train_hint(path)}") from None
+
+    @classmethod
+    def _from_file(cls, meta: dict, arrays: dict[str, np.ndarray]) -> SurrogateModel:
+        """The model of a file's settings and arrays; ``ValueError`` and kin when damaged."""
+        from polyhpc.config import load_config
+
+        config = load_config(meta["config"], SurrogateConfig)
+        if set(meta["regressors"]) != set(config.targets):
+            raise ValueError(f"regressors for {sorted(meta['regressors'])}, but the config "
+                             f"names targets {list(config.targets)}")
+        n_features = width(config.feature_settings)
+        regressors = {}
+        for target in config.targets:
+            settings = dict(meta["regressors"][target])
+            if settings.pop("kind") != config.kind:
+                raise ValueError(f"the {target} regressor is not of kind {config.kind}")
+            parts = {name[len(target) + 1:]: value for name, value in arrays.items()
+                     if name.startswith(target + ".")}
+            regressors[target] = _REGRESSORS[config.kind].from_arrays(settings, parts,
+                                                                      n_features)
+        keys = meta["training_keys"]
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ValueError("training_keys is not a list of strings")
+        for name, kind in (("dataset_sha256", str), ("n_training", int), ("provenance", dict)):
+            if not isinstance(meta[name], kind) or isinstance(meta[name], bool):
+                raise ValueError(f"{name} is {type(meta[name]).__name__}, expected "
+                                 f"{kind.__name__}")
+        return cls(config, regressors, meta["dataset_sha256"], meta["n_training"],
+                   frozenset(keys), meta["provenance"])
 
     def describe(self) -> dict:
         """Provenance for reports."""

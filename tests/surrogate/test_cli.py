@@ -14,9 +14,9 @@ def files(tmp_path_factory):
     """A surrogate trained on 300 HTP-MD polymers and a file of 30 other candidates."""
     folder = tmp_path_factory.mktemp("surrogate-cli")
     frame = load_htpmd_properties()
-    train_surrogate(frame.iloc[:300]).save(folder / "model.pkl")
+    train_surrogate(frame.iloc[:300]).save(folder / "model.npz")
     (folder / "candidates.txt").write_text("\n".join(frame["smiles"].iloc[300:330]) + "\n")
-    return folder / "model.pkl", folder / "candidates.txt"
+    return folder / "model.npz", folder / "candidates.txt"
 
 
 def _run(*args):
@@ -70,17 +70,17 @@ def test_predict_exits_1_when_no_unit_could_be_predicted(files):
 
 
 def test_predict_without_a_model_says_how_to_train_one(tmp_path):
-    result = _run("surrogate", "predict", tmp_path / "surrogate.pkl", "*CCO*")
+    result = _run("surrogate", "predict", tmp_path / "surrogate.npz", "*CCO*")
     _one_error_line(result, "not found")
-    assert f"polyhpc surrogate train --out {tmp_path / 'surrogate.pkl'}" in result.output
+    assert f"polyhpc surrogate train --out {tmp_path / 'surrogate.npz'}" in result.output
 
 
 def test_train_refuses_results_in_mS_per_cm(tmp_path):
     extra = tmp_path / "campaign-md.csv"
     extra.write_text("smiles,conductivity_mS_per_cm\n*OCCOC*,1.515\n")
-    result = _run("surrogate", "train", "--out", tmp_path / "s.pkl", "--add", extra)
+    result = _run("surrogate", "train", "--out", tmp_path / "s.npz", "--add", extra)
     _one_error_line(result, "only in mS/cm")
-    assert not (tmp_path / "s.pkl").exists()
+    assert not (tmp_path / "s.npz").exists()
 
 
 def _surrogate_commands():

@@ -162,18 +162,18 @@ def test_acquisition_refuses_out_of_range_arguments(model, kwargs, message):
 
 
 def test_model_round_trips_and_refuses_missing_foreign_and_old_files(model, tmp_path):
-    model.save(tmp_path / "s.pkl")
-    again = SurrogateModel.load(tmp_path / "s.pkl")
+    model.save(tmp_path / "s.npz")
+    again = SurrogateModel.load(tmp_path / "s.npz")
     assert again.dataset_sha256 == model.dataset_sha256
     pd.testing.assert_frame_equal(again.predict(["*CCO*"]), model.predict(["*CCO*"]))
     train = r"train one with `polyhpc surrogate train --out .*"
     with pytest.raises(ModelError, match="not found; " + train):
-        SurrogateModel.load(tmp_path / "none.pkl")
-    (tmp_path / "bad.pkl").write_bytes(b"junk")
-    with pytest.raises(ModelError, match="corrupt or not a surrogate model .*" + train):
-        SurrogateModel.load(tmp_path / "bad.pkl")
+        SurrogateModel.load(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="corrupt or not a surrogate model; " + train):
+        SurrogateModel.load(tmp_path / "bad.npz")
     (tmp_path / "old.pkl").write_bytes(pickle.dumps({"format": "polyhpc-surrogate-1"}))
-    with pytest.raises(ModelError, match="is a polyhpc-surrogate-1 model.*" + train):
+    with pytest.raises(ModelError, match="is a pickled surrogate model .*" + train):
         SurrogateModel.load(tmp_path / "old.pkl")
 
 
