@@ -58,6 +58,26 @@ def check_training_frame(frame: pd.DataFrame, columns: list[str],
     """
     if "smiles" not in frame.columns:
         raise DataIntegrityError("training data lacks a 'smiles' column")
+    _check_unit_suffixes(frame)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataIntegrityError(f"training data lacks column(s) {', '.join(missing)}")
+    numbers = _numeric_columns(frame, columns)
+    if "conductivity_S_per_cm" in columns and "conductivity_mS_per_cm" in frame.columns:
+        _check_conductivity_units_agree(frame, numbers["conductivity_S_per_cm"],
+                                        numbers["conductivity_mS_per_cm"])
+    skipped = {}
+    for column in columns:
+        values = numbers[column]
+        _check_plausible(frame, column, values, max_conductivity_S_per_cm)
+        skipped[column] = int((~np.isfinite(values)).sum())
+        if skipped[column]:
+            log.info("%d rows without %s are skipped for that target", skipped[column], column)
+    return skipped
+
+
+def _check_unit_suffixes(frame: pd.DataFrame) -> None:
+    """A column that names a property must carry its unit in its name."""
     for name in frame.columns:
         lowered = str(name).lower()
         if lowered.startswith("surrogate_") or name in _ALLOWED:
@@ -68,9 +88,10 @@ def check_training_frame(frame: pd.DataFrame, columns: list[str],
                     f"column {name!r} looks like a {word} but its name does not give the unit "
                     f"{suffix[1:]}; give {word} values in a column named '...{suffix}' "
                     "(polyhpc never guesses a unit)")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataIntegrityError(f"training data lacks column(s) {', '.join(missing)}")
+
+
+def _numeric_columns(frame: pd.DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
+    """float64 values of the target columns (and mS/cm conductivity); text is refused."""
     numbers = {}
     for column in dict.fromkeys(c for c in (*columns, "conductivity_mS_per_cm")
                                 if c in frame.columns):
@@ -79,39 +100,40 @@ def check_training_frame(frame: pd.DataFrame, columns: list[str],
         if text.any():
             raise DataIntegrityError(f"{column}: {_rows(frame, text)} are not numbers")
         numbers[column] = values
-    if "conductivity_S_per_cm" in columns and "conductivity_mS_per_cm" in frame.columns:
-        s, ms = numbers["conductivity_S_per_cm"], numbers["conductivity_mS_per_cm"]
-        only_ms = np.isnan(s) & np.isfinite(ms)
-        if only_ms.any():
+    return numbers
+
+
+def _check_conductivity_units_agree(frame: pd.DataFrame, s: np.ndarray, ms: np.ndarray) -> None:
+    """Rows with mS/cm only are refused, and so are rows where S/cm and mS/cm disagree."""
+    only_ms = np.isnan(s) & np.isfinite(ms)
+    if only_ms.any():
+        raise DataIntegrityError(
+            f"{_rows(frame, only_ms)} give conductivity only in mS/cm "
+            "(conductivity_mS_per_cm); the surrogate trains on conductivity_S_per_cm: "
+            "convert those values (S/cm = mS/cm / 1000) before training")
+    both = np.isfinite(s) & np.isfinite(ms)
+    disagree = both & ~np.isclose(ms, 1e3 * s, rtol=1e-6, atol=0.0)
+    if disagree.any():
+        raise DataIntegrityError(
+            f"{_rows(frame, disagree)}: conductivity_mS_per_cm is not 1000 x "
+            "conductivity_S_per_cm; one of the two columns has the wrong unit")
+
+
+def _check_plausible(frame: pd.DataFrame, column: str, values: np.ndarray,
+                     max_conductivity_S_per_cm: float) -> None:
+    """Transport values are positive; a conductivity above the bound is mS/cm by mistake."""
+    finite = np.isfinite(values)
+    if column.endswith(("_S_per_cm", "_cm2_per_s")):
+        bad = finite & (values <= 0)
+        if bad.any():
             raise DataIntegrityError(
-                f"{_rows(frame, only_ms)} give conductivity only in mS/cm "
-                "(conductivity_mS_per_cm); the surrogate trains on conductivity_S_per_cm: "
-                "convert those values (S/cm = mS/cm / 1000) before training")
-        both = np.isfinite(s) & np.isfinite(ms)
-        disagree = both & ~np.isclose(ms, 1e3 * s, rtol=1e-6, atol=0.0)
-        if disagree.any():
+                f"{column} must be positive (the model learns its log10); "
+                f"{_rows(frame, bad)} are not: drop failed MD results before training")
+    if column == "conductivity_S_per_cm":
+        high = finite & (values > max_conductivity_S_per_cm)
+        if high.any():
             raise DataIntegrityError(
-                f"{_rows(frame, disagree)}: conductivity_mS_per_cm is not 1000 x "
-                "conductivity_S_per_cm; one of the two columns has the wrong unit")
-    skipped = {}
-    for column in columns:
-        values = numbers[column]
-        finite = np.isfinite(values)
-        if column.endswith(("_S_per_cm", "_cm2_per_s")):
-            bad = finite & (values <= 0)
-            if bad.any():
-                raise DataIntegrityError(
-                    f"{column} must be positive (the model learns its log10); "
-                    f"{_rows(frame, bad)} are not: drop failed MD results before training")
-        if column == "conductivity_S_per_cm":
-            high = finite & (values > max_conductivity_S_per_cm)
-            if high.any():
-                raise DataIntegrityError(
-                    f"conductivity_S_per_cm above {max_conductivity_S_per_cm:g} S/cm in "
-                    f"{_rows(frame, high)} (up to {np.nanmax(values[high]):.3g}); no polymer "
-                    "electrolyte conducts that well (HTP-MD spans 6.9e-06 to 5.1e-04 S/cm): "
-                    "are these values in mS/cm?")
-        skipped[column] = int((~finite).sum())
-        if skipped[column]:
-            log.info("%d rows without %s are skipped for that target", skipped[column], column)
-    return skipped
+                f"conductivity_S_per_cm above {max_conductivity_S_per_cm:g} S/cm in "
+                f"{_rows(frame, high)} (up to {np.nanmax(values[high]):.3g}); no polymer "
+                "electrolyte conducts that well (HTP-MD spans 6.9e-06 to 5.1e-04 S/cm): "
+                "are these values in mS/cm?")
