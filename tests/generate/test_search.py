@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from polyhpc.data import load_htpmd_train
-from polyhpc.generate.dataset import ExtraUnits, TrainingSetConfig
+from polyhpc.generate.config import ExtraUnits, TrainingSetConfig
 from polyhpc.generate.metrics import TrainingReference, compute_metrics
 from polyhpc.generate.sample import sample_smiles
 from polyhpc.generate.search import SearchConfig, run_search

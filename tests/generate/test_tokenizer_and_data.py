@@ -2,7 +2,8 @@ import pytest
 
 from polyhpc.data import load_htpmd_train
 from polyhpc.errors import ModelError
-from polyhpc.generate.dataset import ExtraUnits, TrainingSetConfig, build_training_set
+from polyhpc.generate.config import ExtraUnits, TrainingSetConfig
+from polyhpc.generate.dataset import build_training_set
 from polyhpc.generate.tokenizer import SmilesTokenizer, class_token, split_smiles
 
 
