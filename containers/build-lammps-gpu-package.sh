@@ -16,6 +16,8 @@
 # CUDA_MPS_SUPPORT as in build-lammps.sh: several runs per GPU under NVIDIA MPS.
 # The GPU library calls the CUDA driver API, so `lmp` links libcuda: the driver's library, or
 # the toolkit's stub (lib64/stubs/libcuda.so); CUDA_CUDA_LIBRARY=/path/libcuda.so.1 names one.
+# It must be as new as the toolkit: CUDA 13's headers call cuEventElapsedTime_v2, which a
+# CUDA 12.2 driver (535) lacks, so `lmp` then fails to link.
 # Prints the configure and compile times and writes them to OUTDIR/build.json.
 set -euo pipefail
 
@@ -107,12 +109,14 @@ if [ "$configure_only" = 1 ]; then
 fi
 
 cmake --build "$outdir/build" --parallel "$jobs" >"$outdir/build.log" 2>&1 ||
-    die "compile failed: see $outdir/build.log ($(grep -m1 -E 'error|Error' "$outdir/build.log"))"
+    die "compile failed: see $outdir/build.log ($(grep -m1 -E 'error:|undefined reference|Error [0-9]' "$outdir/build.log"))"
 built=$(date +%s%N)
 compile_s=$(elapsed_s "$configured" "$built")
 install -D -m 0755 "$outdir/build/lmp" "$outdir/bin/lmp"
 
-# lmp -h must list the four packages (GPU needs no device for that)
+# lmp -h must list the four packages; the GPU package's part of it asks the driver for the
+# devices, so this check needs the GPU machine (without a device lmp -h stops with
+# "Cuda driver error 100")
 help_text=$("$outdir/bin/lmp" -h | sed -n '/^Installed packages:/,/^List of individual/p')
 for name in CLASS2 GPU KSPACE MOLECULE; do
     grep -qw -- "$name" <<<"$help_text" || die "$outdir/bin/lmp -h does not list package $name"
