@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from polyhpc.cli.base import _emit, _read_smiles, main
+from polyhpc.errors import PolyhpcError
 
 
 # ------------------------------------------------------------------------- smiles
@@ -30,6 +31,21 @@ def _with_smiles_args(func):
     return func
 
 
+def _read_units(units, file: Path | None) -> list[str]:
+    """The units given, with a binary ``--file`` refused in one line (NUL bytes, not UTF-8)."""
+    if file is not None:
+        with file.open("rb") as handle:
+            head = handle.read(8192)  # a NUL byte in the first 8 KiB: git's test for binary
+        if b"\0" in head:
+            raise PolyhpcError(f"--file {file}: a binary file (NUL bytes), not text with one "
+                               "SMILES per line")
+    try:
+        return _read_smiles(units, file)
+    except UnicodeDecodeError as exc:
+        raise PolyhpcError(f"--file {file}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                           "expected one SMILES per line") from None
+
+
 @smiles.command("check")
 @_with_smiles_args
 @click.option("--stability", is_flag=True,
@@ -45,7 +61,7 @@ def smiles_check(units, file, as_json, stability, sa_threshold) -> None:
     """
     from polyhpc.chem import check_repeat_unit
 
-    results = [check_repeat_unit(unit) for unit in _read_smiles(units, file)]
+    results = [check_repeat_unit(unit) for unit in _read_units(units, file)]
     rows = [r.to_dict() for r in results]
     lines = [f"{'ok' if r.valid else 'INVALID':<8} {r.smiles}"
              + ("" if r.valid else f"  ({r.reason})") for r in results]
@@ -72,13 +88,11 @@ def smiles_check(units, file, as_json, stability, sa_threshold) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def smiles_rules(as_json) -> None:
     """The stability screen's rules: name, SMARTS, reason and citation."""
-    from polyhpc.chem.stability import RULES, SA_RULE
+    from polyhpc.chem.stability import RULES, SA_CITATION, SA_REASON, SA_RULE
 
     rows = [rule.to_dict() for rule in RULES]
-    rows.append({"name": SA_RULE, "smarts": None,
-                 "reason": "SA score at or above the threshold (default 5): hard to make",
-                 "citation": "Ertl & Schuffenhauer, J. Cheminf. 1, 8 (2009); threshold: "
-                             "Khajeh et al. 2025, section 3.2"})
+    rows.append({"name": SA_RULE, "smarts": None, "reason": SA_REASON,
+                 "citation": SA_CITATION})
     text = "\n".join(f"{r['name']:<21} {r['smarts'] or '-'}\n{'':<21} {r['reason']}\n"
                      f"{'':<21} {r['citation']}" for r in rows)
     _emit(rows, as_json, text)
@@ -100,7 +114,7 @@ def smiles_canonical(units, file, as_json) -> None:
 
     from polyhpc.chem import canonical_repeat_unit, check_repeat_unit
 
-    items = _read_smiles(units, file)
+    items = _read_units(units, file)
     rows = []
     for unit in tqdm(items, disable=len(items) < 500, desc="canonicalize", unit="unit"):
         check = check_repeat_unit(unit)
@@ -125,7 +139,7 @@ def smiles_polymerize(units, file, as_json, backbone_above) -> None:
     """Build methyl-capped chains whose backbone is longer than --backbone-above atoms."""
     from polyhpc.chem import polymerize
 
-    chains = [polymerize(unit, backbone_above).to_dict() for unit in _read_smiles(units, file)]
+    chains = [polymerize(unit, backbone_above).to_dict() for unit in _read_units(units, file)]
     text = "\n".join(
         f"{c['unit_smiles']}: DP {c['degree_of_polymerization']}, backbone "
         f"{c['backbone_atoms']} atoms, {c['formula']}, {c['molar_mass_g_per_mol']:.1f} g/mol"

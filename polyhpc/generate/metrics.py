@@ -1,6 +1,8 @@
 """The six generation metrics of the seed paper and its reference code.
 
-Definitions follow PolyGen's evaluation (Khajeh et al. 2025, section 3.2):
+The paper names the six metrics (Khajeh et al. 2025, section 3.2); their
+definitions, the SA cut of 5 included, are those of PolyGen's evaluation code
+(TRI-AMDD/PolyGen, ``minGPT/pipeline.py``, ``minGPT.evaluate``):
 
 - validity: valid samples / all samples (polyhpc's repeat-unit rules);
 - uniqueness: 1 - (repeats of an earlier sample) / all samples;
@@ -28,7 +30,7 @@ from polyhpc.chem.canonical import canonical_keys, canonical_repeat_unit
 from polyhpc.chem.descriptors import morgan_fingerprint, sa_score
 from polyhpc.chem.smiles import check_repeat_unit, normalize_end_markers
 
-SA_THRESHOLD = 5.0
+SA_THRESHOLD = 5.0  # PolyGen minGPT/pipeline.py: SA < 5 counts as synthesizable
 
 
 @dataclass(frozen=True)

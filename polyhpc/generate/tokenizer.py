@@ -34,7 +34,7 @@ def length_token(n_tokens: int) -> str:
 def unit_length(tokens: Iterable[str]) -> int:
     """Tokens of a repeat unit that count towards its length: all but the end markers.
 
-    The paper's limit (Khajeh et al. 2025, section 2: "10 or fewer tokens,
+    The paper's limit (Khajeh et al. 2025, section 3.1: "10 or fewer tokens,
     excluding the end tokens") is on this number; ``*CCO*`` has 3.
     """
     return sum(token != "*" for token in tokens)

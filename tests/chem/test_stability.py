@@ -2,7 +2,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from rdkit import Chem
 
+from polyhpc.chem import check_repeat_unit
 from polyhpc.chem.stability import RULES, StabilityScreen, check_stability, rule_names
 from polyhpc.cli import main
 from polyhpc.errors import ConfigError, InvalidSmilesError
@@ -14,7 +16,8 @@ CASES = {
     "s_o_single": ("*CCSOCC*", "*CCS(=O)(=O)OCC*"),  # sulfonate ester: S(VI) is exempt
     "s_n_single": ("*CCSNCC*", "*CCS(=O)(=O)NCC*"),  # sulfonamide, as in TFSI
     "n_n_chain": ("*CCNNCC*", "*C1CNNC1*"),  # N-N in a ring is not in the chain
-    "azo": ("*CN=NC*", "*CC=CC*"),
+    "azo_alkyl": ("*CN=NC*", "*CC=CC*"),
+    "azo_aryl": ("*c1ccc(cc1)N=Nc1ccc(*)cc1", "*c1ccc(cc1)C=Nc1ccc(*)cc1"),  # imine: C=N
     "orthoester": ("*CCOC(C)(OC)O*", "*CCOC(=O)O*"),  # carbonate: three O on an sp2 C
     "hemiacetal": ("*CCC(O)O*", "*CCC(O)C*"),
     "anhydride": ("*CC(=O)OC(=O)C*", "*CC(=O)OCC*"),
@@ -25,9 +28,36 @@ CASES = {
     "enol": ("*CC(O)=CC*", "*CC(=O)CC*"),
     "aldehyde": ("*CC(*)C=O", "*CC(*)C(C)=O"),
     "acid": ("*CC(*)C(=O)O", "*CC(*)C(=O)OC"),
-    # SA 7.48 (RDKit Contrib sascorer on the hydrogen-capped unit) against PEO's 1.98
-    "sa_score": ("*OC1(C)C2(F)C3(P)C4(S)C1(N)C2(C)C3(C)C4*", "*CCO*"),
+    "thiol": ("*CC(*)CS", "*CC(*)CSC"),  # thioether
+    "nitroso": ("*CC(*)(C)N=O", "*CC(*)(C)NC(C)=O"),  # amide
+    "isocyanate": ("*CC(*)CN=C=O", "*CC(*)CNC(=O)OC"),  # carbamate, its adduct with an alcohol
+    # SA 7.40 (RDKit Contrib sascorer on the hydrogen-capped unit) against PEO's 1.98; a
+    # methylthio group, as the free thiol (SA 7.48) of this cage also breaks thiol
+    "sa_score": ("*OC1(C)C2(F)C3(P)C4(SC)C1(N)C2(C)C3(C)C4*", "*CCO*"),
 }
+
+# More units that break exactly one rule, and more near misses that break none.
+MORE_POSITIVES = {
+    "n_o_single": ["*CC(*)C=NO", "*CC(*)C(=O)NO", "*CC(*)CON=O"],  # oxime, hydroxamic acid, nitrite
+    "azo_aryl": ["*CC(*)N=Nc1ccccc1"],  # aryl alkyl diazene: the aryl side decides
+    "thiol": ["*CC(*)c1ccc(S)cc1"],
+    "isocyanate": ["*CC(*)CN=C=S"],
+}
+MORE_NEAR_MISSES = {
+    "aldehyde": ["*CCN(C=O)CC*", "*CC(*)COC=O"],  # formamide, formate: CHO on N and O
+    # acetals are not orthoesters: poly(1,3-dioxolane) (the paper's 1-2) and a ketal
+    "orthoester": ["*OCCOC*", "*OC(C)(C)OCC*"],
+}
+
+
+def _rule(name):
+    return next(rule for rule in RULES if rule.name == name)
+
+
+def _matches(name, smiles):
+    """Whether rule ``name``'s SMARTS matches a plain molecule."""
+    return Chem.MolFromSmiles(smiles).HasSubstructMatch(Chem.MolFromSmarts(_rule(name).smarts))
+
 
 # Khajeh et al. 2025, Fig. 4: the 14 polymers that beat PEO, as the authors' data file
 # spells them (TRI-AMDD/PolyGen iterative-polymer-discovery-framework/
@@ -52,6 +82,48 @@ def test_rule_flags_its_positive_unit_and_passes_its_near_miss(name):
     assert check_stability(positive).broken == (name,)
     assert check_stability(positive, rules=[name]).broken == (name,)
     assert check_stability(negative).broken == ()
+
+
+@pytest.mark.parametrize("name, unit", [(n, u) for n, units in MORE_POSITIVES.items()
+                                        for u in units])
+def test_more_units_break_exactly_their_rule(name, unit):
+    assert check_stability(unit).broken == (name,)
+
+
+@pytest.mark.parametrize("name, unit", [(n, u) for n, units in MORE_NEAR_MISSES.items()
+                                        for u in units])
+def test_more_near_misses_break_no_rule(name, unit):
+    assert check_stability(unit).broken == ()
+
+
+def test_formaldehyde_is_an_aldehyde_and_formamides_and_formates_are_not():
+    assert _matches("aldehyde", "C=O") and _matches("aldehyde", "O=Cc1ccccc1")
+    assert not _matches("aldehyde", "CN(C)C=O") and not _matches("aldehyde", "COC=O")
+
+
+@pytest.mark.parametrize("smiles", ["C[N+](=O)[O-]", "C[N+](C)(C)[O-]", "[O-][n+]1ccccc1",
+                                    "CO[N+](=O)[O-]"])
+def test_nitro_n_oxide_and_nitrate_n_o_bonds_are_not_hydroxylamines(smiles):
+    # nitromethane, trimethylamine N-oxide, pyridine N-oxide, methyl nitrate
+    assert not _matches("n_o_single", smiles)
+    assert StabilityScreen().match(Chem.MolFromSmiles(smiles)) == ()
+
+
+@pytest.mark.parametrize("unit", ["*CC(*)N(=O)=O", "*CC(*)CN=N#N", "*CC(*)C=N#N",
+                                  "*CC(*)CN=[N+]=[N-]", "*CC(*)ON(=O)=O"])
+def test_nitro_azide_diazo_and_nitrate_units_never_reach_the_screen(unit):
+    # written neutral or charged, RDKit gives them charged atoms, which validation refuses
+    check = check_repeat_unit(unit)
+    assert not check.valid and "charged atom N+1" in check.reason
+
+
+def test_azo_reasons_say_which_azo_they_match():
+    assert "non-aromatic" in _rule("azo_alkyl").reason
+    assert "aromatic ring" in _rule("azo_aryl").reason
+    assert _matches("azo_alkyl", "CC(C)(C#N)N=NC(C)(C)C#N")  # AIBN
+    assert not _matches("azo_alkyl", "c1ccccc1N=Nc1ccccc1")
+    assert _matches("azo_aryl", "c1ccccc1N=Nc1ccccc1")  # azobenzene
+    assert not _matches("azo_aryl", "c1ccnnc1")  # pyridazine: an aromatic N=N is no azo group
 
 
 def test_bonds_across_the_junction_between_units_count():
@@ -107,3 +179,10 @@ def test_cli_rules_lists_every_rule_with_its_smarts():
     rows = json.loads(CliRunner().invoke(main, ["smiles", "rules", "--json"]).output)
     assert [r["name"] for r in rows] == list(rule_names())
     assert rows[0]["smarts"] == "[#8]-[#8]"
+    # the SA cut of 5 is PolyGen's (minGPT/pipeline.py), not a number of the paper's text
+    assert "minGPT/pipeline.py" in rows[-1]["citation"] and "3.2" not in rows[-1]["citation"]
+
+
+def test_the_papers_four_unstable_bonds_keep_their_rule_names():
+    # polyhpc.campaign.report maps these names to the paper's N-O, O-O, S-O and S-N bonds
+    assert {"peroxide", "n_o_single", "s_o_single", "s_n_single"} <= set(rule_names())
