@@ -221,6 +221,9 @@ class CampaignConfig:
     feedback: FeedbackConfig = FeedbackConfig()
     budget: BudgetConfig = BudgetConfig()
     site: SiteConfig = SiteConfig()
+    # how this campaign departs from the paper's, one line each (the report lists them
+    # beside the MD profile's own deviations)
+    deviations: tuple[str, ...] = ()
 
 
 def load_site(source: Path | str) -> SiteConfig:
@@ -291,6 +294,9 @@ def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
     if not config.name.isprintable() or not config.name.strip() or len(config.name) > 200:
         raise ConfigError(f"name: {config.name!r} must be one line of printable characters "
                           "(at most 200); it titles the report")
+    for k, line in enumerate(config.deviations):
+        if not line.isprintable() or not line.strip():
+            raise ConfigError(f"deviations[{k}]: {line!r} must be one line of printable text")
     check = check_repeat_unit(config.reference_smiles)
     if not check.valid:
         raise ConfigError(f"reference_smiles: {check.reason}")

@@ -262,11 +262,15 @@ def page_model(data: dict, numbers: dict, figures: dict[str, Path], winners: lis
             + PAPER_NOTE]})
     sections.append({"title": "Every candidate", "figures": [], "paragraphs": [],
                      "tables": [_candidate_table(data)]})
+    campaign_deviations = data["config"].get("deviations") or []
     sections.append({
-        "title": "MD protocol", "figures": [], "tables": [],
-        "paragraphs": [f"Profile {md['protocol']}, force field {md['force_field']}."
-                       + ("" if not md["deviations"] else " Deviations from the paper's "
-                          "protocol: " + "; ".join(md["deviations"]) + ".")]})
+        "title": "Deviations from the paper", "figures": [], "tables": [],
+        "paragraphs": [f"MD profile {md['protocol']}, force field {md['force_field']}."
+                       + ("" if not md["deviations"] else " The profile's deviations from "
+                          "the paper's protocol: " + "; ".join(md["deviations"]) + "."),
+                       "The campaign's declared deviations from the paper: "
+                       + ("; ".join(campaign_deviations) if campaign_deviations else "none")
+                       + "."]})
     provenance = data["provenance"]
     versions = data["versions"]
     footer = [f"polyhpc {versions.get('polyhpc', '?')}; written {provenance['written_at']}",

@@ -26,13 +26,19 @@ class ExtraUnits:
     """Units appended to the training set ``copies`` times with class ``label``."""
 
     smiles: str = "*CCO*"
-    copies: int = field(default=4000, metadata={"min": 0})
+    copies: int = field(default=4000, metadata={"min": 0, "max": 1_000_000})
     label: int = field(default=1, metadata={"min": 0, "max": 1})
 
 
 @dataclass(frozen=True)
 class TrainingSetConfig:
-    """How the generator's training set is assembled."""
+    """How the generator's training set is assembled.
+
+    Deviation from PolyGen, kept on purpose: the ``validation_fraction`` of *distinct*
+    units is held out before the high class is oversampled, so no validation unit is
+    ever trained on (at 5 %, about 15 high-class units; PolyGen splits after
+    oversampling, so copies of a unit sit on both sides and its validation loss flatters).
+    """
 
     high_fraction: float = field(default=0.05, metadata={"min": 0.001, "max": 0.5})
     # A fixed class threshold (mS/cm) instead of the high_fraction quantile: a campaign
@@ -47,7 +53,12 @@ class TrainingSetConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimizer and loop settings (defaults: the seed paper's minGPT setup)."""
+    """Optimizer and loop settings (defaults: the seed paper's minGPT setup).
+
+    Deviation from PolyGen, kept on purpose: the loss ignores the targets of the class
+    prompt and of the padding (PolyGen trains on both, so its model also learns to
+    predict the prompt it is always given and the padding after the end token).
+    """
 
     preset: str = field(default="gpt-nano", metadata={"choices": tuple(PRESETS)})
     block_size: int = field(default=64, metadata={"min": 8, "max": 1024})
@@ -90,7 +101,13 @@ class SampleConfig:
     top_k: int | None = field(default=40, metadata={"min": 1})
     # PolyGen samples in training mode: dropout stays on (its pipeline never calls eval()).
     dropout: bool = True
+    # The length limit of a candidate, counted as ``token_count`` says: "body" counts the
+    # unit's tokens between its two end markers (polyhpc's count); "with-ends" counts the
+    # two end markers too, as the paper's authors did (their "10 or fewer tokens" keeps
+    # bodies of at most 8: their generated table has none of 9 or 10, and no training unit
+    # is shorter than 9 with its ends).
     max_tokens: int | None = field(default=10, metadata={"min": 1})
+    token_count: str = field(default="body", metadata={"choices": ("body", "with-ends")})
     # "reject": sample freely, reject rows over max_tokens (the paper);
     # "budget": mask tokens so that every row ends within max_tokens (see decode.py).
     decoding: str = field(default="reject", metadata={"choices": ("reject", "budget")})
@@ -104,3 +121,16 @@ class SampleConfig:
     stability_rules: tuple[str, ...] = ()  # empty: every rule
     sa_threshold: float = field(default=5.0, metadata={"min": 1.0, "max": 10.0})
     seed: int = field(default=0, metadata={"min": 0})
+
+    def __post_init__(self):
+        if self.token_count == "with-ends" and self.max_tokens is not None \
+                and self.max_tokens < 3:
+            raise ValueError(f"max_tokens: {self.max_tokens} counted with the two end markers "
+                             "leaves no body token")
+
+    @property
+    def body_tokens(self) -> int | None:
+        """The most tokens a unit's body may have (None: no limit)."""
+        if self.max_tokens is None:
+            return None
+        return self.max_tokens - 2 if self.token_count == "with-ends" else self.max_tokens

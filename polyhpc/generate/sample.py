@@ -3,7 +3,13 @@
 Khajeh et al. 2025, section 3.1: each iteration keeps sampling until it has
 N candidates that are valid, novel (not in the training set, neither as the
 exact string nor as the same polymer), unique within the batch, and short
-(at most 10 SMILES tokens besides the two end markers). The length limit is
+("10 or fewer tokens (excluding the end tokens)": the authors counted the two
+end markers among the 10, so their units have at most 8 body tokens;
+``token_count: with-ends`` is their rule, ``body`` counts the body alone,
+polyhpc's default). Rejections name what they are: an exact copy of an
+earlier draw is what the paper skips at once, another spelling of an earlier
+draw or of a training unit is what it found in post-processing (its
+"duplicates"). The length limit is
 enforced while sampling: a row that has not ended within the limit is cut
 and counted as too long, which gives the same candidates as sampling to the
 end and filtering afterwards, for a fraction of the cost.
@@ -190,12 +196,13 @@ def generate_candidates(model: GPT, tokenizer: SmilesTokenizer, known_exact: set
     """
     if config.temperature <= 0:
         raise PolyhpcError("temperature must be positive")
-    if config.decoding == "budget" and config.max_tokens is None:
+    limit = config.body_tokens
+    if config.decoding == "budget" and limit is None:
         raise ConfigError("decoding 'budget' needs max_tokens")
-    if config.lengths and (min(config.lengths) < 1 or config.max_tokens is not None
-                           and max(config.lengths) > config.max_tokens):
+    if config.lengths and (min(config.lengths) < 1 or limit is not None
+                           and max(config.lengths) > limit):
         raise ConfigError(f"lengths {list(config.lengths)}: each must be 1 .. max_tokens "
-                          f"({config.max_tokens})")
+                          f"({limit} body tokens)")
     tokenizer.prompt(config.prompt)  # fails early with a clear message for unknown tokens
     screen = None
     if config.stability:
@@ -203,13 +210,13 @@ def generate_candidates(model: GPT, tokenizer: SmilesTokenizer, known_exact: set
 
         screen = StabilityScreen(config.stability_rules or None, config.sa_threshold)
     conditioned = model.length_conditioned or tokenizer.n_lengths
-    choices = config.lengths or tuple(range(1, (config.max_tokens or 10) + 1))
+    choices = config.lengths or tuple(range(1, (limit or 10) + 1))
     generator = torch.Generator(device=_device(model)).manual_seed(config.seed)
     # two end markers and the end token beyond the SMILES-token limit
-    max_new = None if config.max_tokens is None else config.max_tokens + 3
-    budget = config.max_tokens if config.decoding == "budget" else None
+    max_new = None if limit is None else limit + 3
+    budget = limit if config.decoding == "budget" else None
     accepted: list[Candidate] = []
-    seen: set[str] = set()
+    seen: dict[str, str] = {}  # identity -> the spelling accepted
     rejected: Counter = Counter()
     draws = 0
     while len(accepted) < config.n and draws < config.max_draws:
@@ -225,7 +232,7 @@ def generate_candidates(model: GPT, tokenizer: SmilesTokenizer, known_exact: set
             if isinstance(reason, str):
                 rejected[reason] += 1
                 continue
-            seen.add(reason.canonical)
+            seen[reason.canonical] = reason.smiles
             accepted.append(Candidate(reason.smiles, reason.canonical, reason.n_tokens, draws))
         if progress is not None:
             progress(len(accepted), draws)
@@ -233,14 +240,18 @@ def generate_candidates(model: GPT, tokenizer: SmilesTokenizer, known_exact: set
                           len(accepted) >= config.n, config)
 
 
+def too_long(smiles: str, config: SampleConfig) -> bool:
+    """Whether a unit has more tokens than ``config`` allows (as its ``token_count`` counts)."""
+    limit = config.body_tokens
+    return limit is not None and unit_length(split_smiles(smiles)) > limit
+
+
 def _rejection(smiles: str | None, config: SampleConfig, known_exact: set[str],
-               known_canonical: set[str], seen: set[str], screen) -> str | Candidate:
+               known_canonical: set[str], seen: dict[str, str], screen) -> str | Candidate:
     """Why a draw is rejected, or the candidate it gives (its ``draw`` is filled later)."""
-    if smiles is None:
+    if smiles is None or too_long(smiles, config):
         return "too long"
     n_tokens = unit_length(split_smiles(smiles))
-    if config.max_tokens is not None and n_tokens > config.max_tokens:
-        return "too long"
     check = check_repeat_unit(smiles)
     if not check.valid:
         return "invalid: " + check.reason.split(" '")[0].split(" (")[0]
@@ -250,7 +261,8 @@ def _rejection(smiles: str | None, config: SampleConfig, known_exact: set[str],
     if key in known_canonical:
         return "in training set (same polymer)"
     if key in seen:
-        return "duplicate in this batch"
+        return ("duplicate in this batch (exact string)" if seen[key] == smiles else
+                "duplicate in this batch (same polymer)")
     if screen is not None:
         broken = screen.first_broken(key)
         if broken is not None:

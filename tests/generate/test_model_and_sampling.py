@@ -58,7 +58,7 @@ def test_sampling_respects_the_length_limit_and_never_returns_known_or_duplicate
     assert report.rejected["in training set (exact string)"] > 0  # *CCO*, *CC(F)O*
     assert report.rejected["in training set (same polymer)"] > 0  # *OCC* is PEO
     assert report.rejected["too long"] > 0  # *CCCCCCCCCCCCCO*
-    assert report.rejected["duplicate in this batch"] > 0  # *CC(C)O* again
+    assert report.rejected["duplicate in this batch (exact string)"] > 0  # *CC(C)O* again
     assert report.draws == sum(report.rejected.values()) + len(report.candidates)
 
 

@@ -60,3 +60,20 @@ def test_oversampling_and_extras_can_be_switched_off(frame):
     assert sum(dataset.labels) == 302
     twice = build_training_set(frame, TrainingSetConfig(extra=(ExtraUnits("*OCC*", 10, 0),)))
     assert twice.summary["extra_copies"] == {"*OCC*": 10}
+
+
+def test_the_paper_config_keeps_the_authors_length_rule_8_body_tokens_not_10():
+    from polyhpc.campaign.config import load_campaign_config
+    from polyhpc.generate.sample import too_long
+    from polyhpc.generate.tokenizer import split_smiles, unit_length
+
+    paper = load_campaign_config("paper").sampling
+    eight, nine, ten = "*COCCOCCO*", "*COCCOCCOC*", "*CCOCCOCCOC*"
+    assert [unit_length(split_smiles(s)) for s in (eight, nine, ten)] == [8, 9, 10]
+    # "10 or fewer tokens": the authors counted the two end markers among the 10
+    assert paper.max_tokens == 10 and paper.token_count == "with-ends"
+    assert not too_long(eight, paper) and too_long(nine, paper) and too_long(ten, paper)
+    # counting the body alone (polyhpc's default, the laptop) keeps 10 body tokens: declared
+    laptop = load_campaign_config("laptop").sampling
+    assert laptop.token_count == "body" and not too_long(ten, laptop)
+    assert too_long("*CCOCCOCCOCC*", laptop)
