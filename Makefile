@@ -52,8 +52,8 @@ tour: setup
 	$(BIN)/polyhpc analyze runs/md-replicas/rep0 runs/md-replicas/rep1 --save --out runs/md-replicas/analysis
 	$(BIN)/polyhpc generate train --config workflows/generator-smoke.yaml --out runs/generator/model.pt $(if $(wildcard runs/generator/model.pt),--resume)
 	$(BIN)/polyhpc generate sample runs/generator/model.pt -n 20 --max-tokens 0 --temperature 1.2 --max-draws 20000 --out runs/generator/candidates.csv
-	$(BIN)/polyhpc surrogate train --out runs/surrogate/model.pkl
-	$(BIN)/polyhpc surrogate select runs/surrogate/model.pkl --file runs/generator/candidates.csv -k 5
+	$(BIN)/polyhpc surrogate train --out runs/surrogate/model.npz
+	$(BIN)/polyhpc surrogate select runs/surrogate/model.npz --file runs/generator/candidates.csv -k 5
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -29,7 +29,7 @@ def _identity(result: TransportResult) -> dict[str, object]:
     """What replicas of one system share, by the name a user reads in an error."""
     p = result.provenance
     return {
-        "polymer (mol_smiles)": p.mol_smiles,
+        "polymer (mol_smiles)": p.unit_label() if p.mol_smiles else None,
         "chain (poly_smiles)": p.poly_smiles,
         "Li+ count": result.n_cations,
         "TFSI- count": result.n_anions,

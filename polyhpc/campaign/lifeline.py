@@ -4,7 +4,8 @@ Parsl starts its interchange as a child of the driver but does not stop it
 when the driver is killed (``kill -9``, a lost login shell): the orphan would
 keep handing tasks to workers. ``python -m polyhpc.campaign.lifeline PROGRAM
 ARGS...`` asks the kernel to send SIGTERM when its parent dies, then becomes
-PROGRAM (the setting survives ``exec``). Workers stop on their own once the
+PROGRAM (the setting survives ``exec``), ignoring SIGINT so that a Ctrl-C meant
+for the driver does not kill it mid-run. Workers stop on their own once the
 interchange is gone (their heartbeat threshold), and each LAMMPS run dies with
 its worker, so nothing of a killed campaign keeps running or writing.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 
 from polyhpc.lifetime import die_with_parent
@@ -26,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parent = os.getppid()
     die_with_parent()
+    # Ctrl-C reaches the driver's whole process group: the interchange must not die of it
+    # (Parsl's cleanup would then wait for it forever, and it prints a traceback). The driver
+    # shuts it down; if the driver dies instead, the kernel ends it (above). An ignored
+    # signal stays ignored across exec.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent:  # the parent died before the request took effect
         return 1
     here = os.path.join(os.path.dirname(sys.executable), argv[0])

@@ -50,8 +50,32 @@ def read_rate(source: str | float) -> float:
     return value
 
 
+#: The expected MD of ``campaign-paper-adaptive.yaml``'s policy, as a fraction of the fixed
+#: protocol's: its replay on the synthetic campaign of the paper's own numbers
+#: (``python analysis/adaptive/paper_campaign.py --seeds 200``: 0.491). A stated prior; a
+#: replay of the user's own finished work (``--replay``) replaces it.
+PRIOR_MD_FRACTION = 0.49
+
+
+def read_replay(path: str | Path) -> float:
+    """The adaptive ``md_fraction`` of a ``polyhpc campaign replay --json`` file."""
+    path = Path(path)
+    try:
+        value = float(json.loads(path.read_text())["adaptive"]["md_fraction"])
+    except FileNotFoundError:
+        raise ConfigError(f"--replay {path}: no such file; write one with `polyhpc campaign "
+                          "replay ... --json > FILE`") from None
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"--replay {path}: not a `polyhpc campaign replay --json` result") \
+            from None
+    if not 0 < value <= 1:
+        raise ConfigError(f"--replay {path}: md_fraction {value} is not in (0, 1]")
+    return value
+
+
 def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
-                  runs_per_gpu: int | None = None, train_hours: float = 0.25) -> dict:
+                  runs_per_gpu: int | None = None, train_hours: float = 0.25,
+                  md_fraction: float | None = None) -> dict:
     """Estimate a campaign's MD work, resources and wall time.
 
     Parameters
@@ -76,7 +100,12 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
     production_ns = protocol.production_ps / 1000.0
     per_replica_ns = eq_ns + production_ns
     runs = md_replicas_per_iteration(config, replicas)
-    total_ns = sum(runs) * per_replica_ns
+    fixed_ns = sum(runs) * per_replica_ns
+    adaptive = config.md.adaptive is not None
+    fraction = (md_fraction or PRIOR_MD_FRACTION) if adaptive else 1.0
+    # racing runs fewer replica-equivalents; count them as whole runs of the fixed length
+    runs = [max(1, round(n * fraction)) for n in runs] if adaptive else runs
+    total_ns = fixed_ns * fraction
     replica_hours = per_replica_ns / ns_per_day * 24.0
     site = config.site
     assumptions = ["every replica runs once: failed runs retried with new seeds add to this",
@@ -85,6 +114,12 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
                       if gpus else ""),
                    f"{train_hours:g} h of generator training per iteration; analysis and "
                    "sampling are minutes and left out"]
+    if adaptive:
+        source = ("the replay given (--replay)" if md_fraction else
+                  "a stated prior: the replay of the paper's numbers, "
+                  "analysis/adaptive/paper_campaign.py")
+        assumptions.insert(0, f"adaptive MD (md.adaptive): {fraction:.2f} of the fixed "
+                              f"protocol's {fixed_ns:.4g} ns, from {source}")
     cores = config.md.threads * config.md.mpi_ranks
     batch = site.kind in BATCH_SITES
     if gpus > 0:
@@ -111,18 +146,26 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
         unit = "core-hours"
         parallel_blocks = site.max_blocks
     wall_hours = sum(math.ceil(n / slots) * replica_hours + train_hours for n in runs)
+    if adaptive:
+        # racing runs its rounds one after another: at least that many replica times
+        rounds = replicas - config.md.adaptive.first_round + 1
+        wall_hours = max(wall_hours, config.iterations * (rounds * replica_hours + train_hours))
+        assumptions.append(f"racing runs up to {rounds} rounds one after another in each "
+                           "iteration")
     plan = {
         "iterations": config.iterations, "replicas_per_candidate": replicas,
         "replica_runs_per_iteration": runs, "replica_runs": sum(runs),
         "md_profile": protocol.name, "equilibration_ns": eq_ns, "production_ns": production_ns,
         "ns_per_replica": per_replica_ns, "md_ns_total": total_ns,
+        "md_ns_fixed_protocol": fixed_ns, "md_fraction": fraction,
         "ns_per_day_per_run": ns_per_day, "hours_per_replica": replica_hours,
         "gpus": gpus, "parallel_runs": slots, "resource_hours": resource_hours,
         "resource_unit": unit, "wall_hours": wall_hours, "site": site.kind,
         "walltime": site.walltime if batch else None, "blocks": None,
         "sequential_blocks": None, "segments_per_replica": None,
         "assumptions": assumptions,
-        "units": {"md_ns_total": "ns", "ns_per_replica": "ns", "equilibration_ns": "ns",
+        "units": {"md_ns_total": "ns", "md_ns_fixed_protocol": "ns", "md_fraction": "1",
+                  "ns_per_replica": "ns", "equilibration_ns": "ns",
                   "production_ns": "ns", "ns_per_day_per_run": "ns/day",
                   "hours_per_replica": "h", "resource_hours": unit, "wall_hours": "h"},
     }
@@ -151,7 +194,9 @@ def format_plan(p: dict) -> str:
         f" + {p['production_ns']:.3g} production) = {p['hours_per_replica']:.3g} h at "
         f"{p['ns_per_day_per_run']:g} ns/day",
         f"total {p['md_ns_total']:.4g} ns of MD = {p['resource_hours']:.4g} "
-        f"{p['resource_unit']}",
+        f"{p['resource_unit']}" + ("" if p["md_fraction"] == 1.0 else
+                                   f" (adaptive: {p['md_fraction']:.2f} of the fixed "
+                                   f"protocol's {p['md_ns_fixed_protocol']:.4g} ns)"),
         f"wall time on {where}: {p['wall_hours']:.3g} h{blocks}",
         "assumptions: " + "; ".join(p["assumptions"]),
     ])

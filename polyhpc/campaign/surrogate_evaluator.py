@@ -126,7 +126,7 @@ class SurrogateEvaluator:
         model = dataclasses.replace(s.model, seed=self.context.seeds.seed("surrogate", it))
         outcome = self.scheduler.run_one(
             "surrogate_train", it, specs.SurrogateTrainSpec(
-                config=model, out=str(folder / "model.pkl"),
+                config=model, out=str(folder / "model.npz"),
                 extra_csv=str(folder / "campaign-md.csv")),
             f"training the surrogate of iteration {it}")
         self.ledger.add_checkpoint(it, "surrogate", outcome.model, outcome.sha256,

@@ -248,20 +248,39 @@ def campaign_report(folder, out, fmt, dpi, as_json) -> None:
               help="Replicas sharing one GPU (default: the site's runs_per_gpu).")
 @click.option("--train-hours", type=click.FloatRange(min=0.0), default=0.25, show_default=True,
               help="Wall time of one generator training.")
-@click.option("--json", "as_json", is_flag=True)
-def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, as_json) -> None:
-    r"""MD nanoseconds, core- or GPU-hours, wall time and SLURM blocks of CONFIG.
+@click.option("--replay", "replay_path",
+              help="With md.adaptive: the expected MD fraction from this `campaign replay "
+                   "--json` result (default: the stated prior from the paper's numbers).")
+@click.option("--site", "site_path", metavar="SITE.yaml",
+              help="Plan for this site (as `campaign run --site`).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (with units).")
+def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, replay_path, site_path,
+                  as_json) -> None:
+    """MD nanoseconds, core- or GPU-hours, wall time and batch blocks of CONFIG.
+
+    For example:
 
     \b
-    polyhpc bench md                      # measures this machine: .polyhpc-bench/md/report.json
-    polyhpc campaign plan paper           # on CPU cores at that speed
-    polyhpc campaign plan paper --gpus 8 --rate 100 --runs-per-gpu 4
-    """
-    from polyhpc.campaign.config import load_campaign_config
-    from polyhpc.campaign.plan import format_plan, plan_campaign, read_rate
+      polyhpc bench md                    # measures this machine: .polyhpc-bench/md/report.json
+      polyhpc campaign plan paper         # on CPU cores at that speed
+      polyhpc campaign plan paper --gpus 32 --rate 25 --runs-per-gpu 4
+      polyhpc campaign plan paper-adaptive --gpus 32 --rate 25 --replay replay.json
+      polyhpc campaign plan paper --gpus 32 --rate 25 --site site-slurm-gpu.yaml
 
-    plan = plan_campaign(load_campaign_config(config_path), read_rate(rate), gpus,
-                         runs_per_gpu, train_hours)
+    Blocks are counted only for batch sites (slurm, slurm-gpu, slurm-apptainer, pbs);
+    parallel CPU runs come from the site (local: its workers). With md.adaptive the MD
+    is the fixed protocol's times the expected fraction, stated as such.
+    """  # noqa: D301
+    import dataclasses
+
+    from polyhpc.campaign.config import load_campaign_config, load_site
+    from polyhpc.campaign.plan import format_plan, plan_campaign, read_rate, read_replay
+
+    config = load_campaign_config(config_path)
+    if site_path:
+        config = dataclasses.replace(config, site=load_site(site_path))
+    plan = plan_campaign(config, read_rate(rate), gpus, runs_per_gpu, train_hours,
+                         read_replay(replay_path) if replay_path else None)
     _emit(plan, as_json, format_plan(plan))
 
 

@@ -4,7 +4,8 @@
 - Ctrl-C (SIGINT to the driver's process group, as a terminal sends it) stops the driver
   within 10 s, says what was kept, and leaves no process of the campaign behind;
 - a copy and a move of the interrupted folder each resume to the results of an
-  uninterrupted campaign (the ledger's paths are relative to the folder);
+  uninterrupted campaign (the ledger's paths are relative to the folder), the moved one on
+  a user's own Parsl site (``--site`` with ``kind: parsl`` and a factory file);
 - a campaign whose every LAMMPS run fails ends with exit code 3 and says why.
 """
 
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from polyhpc.campaign.store import Ledger
+from polyhpc.resources import workflows_dir
 from tests.campaign.conftest import ledger_results
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
@@ -40,10 +42,10 @@ def _config(tmp_path, **changes) -> Path:
     return path
 
 
-def _start(config: Path, folder: Path) -> subprocess.Popen:
-    return subprocess.Popen([POLYHPC, "campaign", "run", str(config), "--dir", str(folder)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+def _start(config: Path, folder: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([POLYHPC, "campaign", "run", str(config), "--dir", str(folder),
+                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
 
 
 def _processes_in(folder: Path) -> list[str]:
@@ -107,12 +109,16 @@ def test_ctrl_c_stops_cleanly_and_a_copy_and_a_move_resume_to_the_same_results(
     copy, moved = tmp_path / "copy", tmp_path / "moved"
     shutil.copytree(first, copy)
     first.rename(moved)
-    for folder in (copy, moved):
-        rerun = _start(config, folder)
+    # the moved one continues on a site of the user's own: a Parsl config from a factory file
+    factory_site = tmp_path / "my-site.yaml"
+    factory_site.write_text(f"kind: parsl\nfactory: {workflows_dir() / 'parsl_site_example.py'}\n")
+    for folder, extra in ((copy, ()), (moved, ("--site", str(factory_site)))):
+        rerun = _start(config, folder, *extra)
         _, err = rerun.communicate(timeout=1500)
         assert rerun.returncode == 0, err
         ledger = Ledger.open(folder, readonly=True)
         assert [r["status"] for r in ledger.runs()] == ["interrupted", "finished"]
+        assert ledger.runs()[-1]["site"] == ("parsl" if extra else "local")
         assert all(t["workdir"] is None or t["workdir"].startswith(str(folder))
                    for t in ledger.tasks())
         ledger.close()

@@ -87,3 +87,83 @@ def test_site_sections_are_checked_when_loaded(changes, message):
 
     with pytest.raises(ConfigError, match=message):
         _site(**changes)
+
+
+def _qsub_script(provider, tmp_path, monkeypatch, name):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "qsub"  # PBS cannot run here: qsub is the one thing replaced
+    stub.write_text('#!/bin/sh\nfor a; do last="$a"; done\ncp "$last" "$last.submitted"\n'
+                    'echo "4242.polaris-pbs-01"\n')
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    provider.script_dir = str(tmp_path)
+    assert provider.submit("process_worker_pool.py --block", 1, job_name=name) == \
+        "4242.polaris-pbs-01"
+    return next(tmp_path.glob(f"{name}.*.submitted")).read_text()
+
+
+def test_pbs_site_has_the_gpu_pools_and_writes_the_batch_scripts_pbs_pro_reads(
+        tmp_path, monkeypatch):
+    from polyhpc.campaign.config import load_site
+    from polyhpc.resources import workflows_dir
+
+    site = load_site(workflows_dir() / "site-pbs.yaml")
+    ai, md, cpu = site_module("pbs").make_config(site, run_dir=str(tmp_path)).executors
+    assert (ai.label, md.label, cpu.label) == ("ai", "md", "cpu")
+    # 4 GPUs x 4 LAMMPS runs each, bound in blocks: workers 0-3 on GPU 0, ...
+    assert md.available_accelerators == [str(g) for g in range(4) for _ in range(4)]
+    script = _qsub_script(md.provider, tmp_path, monkeypatch, "md")
+    for line in ("#PBS -l select=1:ncpus=32:ngpus=4", "#PBS -l walltime=06:00:00",
+                 "#PBS -l filesystems=home:eagle", "conda activate polyhpc",
+                 "nvidia-cuda-mps-control -d", "mpiexec", "--ppn 1",
+                 "CUDA_MPS_PIPE_DIRECTORY=/tmp/mps-pipe-$PBS_JOBID"):
+        assert line in script, line
+    assert f"export PATH={os.path.dirname(sys.executable)}:$PATH" in script
+    cpu_script = _qsub_script(cpu.provider, tmp_path, monkeypatch, "cpu")
+    assert "nvidia-cuda-mps-control" not in cpu_script
+    # the queue and project go on qsub's command line, as Parsl's PBSProProvider puts them
+    assert md.provider.queue == "prod" and md.provider.account == "MyProject"
+
+
+def test_a_parsl_factory_without_polyhpcs_pool_labels_is_refused_naming_them(tmp_path):
+    from polyhpc.campaign.apps import ParslSession
+    from polyhpc.errors import ConfigError
+
+    factory = tmp_path / "mine.py"
+    factory.write_text(
+        "from parsl.config import Config\n"
+        "from parsl.executors import ThreadPoolExecutor\n"
+        "def make_config(run_dir):\n"
+        "    return Config(executors=[ThreadPoolExecutor(label='ai'),\n"
+        "                             ThreadPoolExecutor(label='gpu')])\n"
+        "def other():\n"
+        "    return 42\n")
+    site = load_campaign_config({"site": {"kind": "parsl", "factory": str(factory)}}).site
+    with pytest.raises(ConfigError, match=r"executors are labelled ai, gpu; polyhpc needs one "
+                                          r"executor, or executors labelled ai, cpu, md "
+                                          r"\(missing: cpu, md\)"):
+        with ParslSession(site, tmp_path / "parsl"):
+            pass
+    wrong = load_campaign_config({"site": {"kind": "parsl",
+                                           "factory": f"{factory}:other"}}).site
+    with pytest.raises(ConfigError, match="returned int, not a parsl.Config"):
+        with ParslSession(wrong, tmp_path / "parsl"):
+            pass
+    with pytest.raises(ConfigError, match="factory: the parsl site needs the Python file"):
+        load_campaign_config({"site": {"kind": "parsl"}})
+
+
+def test_the_shipped_example_factory_runs_tasks_on_its_three_pools(tmp_path):
+    from polyhpc.campaign.apps import ParslSession
+    from polyhpc.campaign.specs import NoopSpec
+    from polyhpc.resources import workflows_dir
+
+    site = load_campaign_config({"site": {"kind": "parsl", "factory": str(
+        workflows_dir() / "parsl_site_example.py")}}).site
+    with ParslSession(site, tmp_path / "parsl") as session:
+        labels = sorted(e.label for e in session.config.executors)
+        values = [session.submit(kind, NoopSpec(k)).result()["outcome"]["value"]
+                  for k, kind in enumerate(("noop", "noop"))]
+    assert labels == ["ai", "cpu", "md"] and values == [0, 1]
+    assert str(tmp_path / "parsl") in session.config.run_dir

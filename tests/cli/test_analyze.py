@@ -40,7 +40,7 @@ def _one_error_line(result):
 
 
 @pytest.mark.parametrize("change, named", [
-    ({"mol_smiles": "[Cu]CCCO[Au]"}, "polymer (mol_smiles) (a: '[Cu]CCO[Au]', b: '[Cu]CCCO[Au]')"),
+    ({"mol_smiles": "[Cu]CCCO[Au]"}, "polymer (mol_smiles) (a: '*CCO*', b: '*CCCO*')"),
     ({"n_pairs": 6}, "Li+ count (a: 5, b: 6); TFSI- count (a: 5, b: 6)"),
     ({"temperature": 400.0}, "temperature (K) (a: 353.0, b: 400.0)"),
     ({"protocol": "paper", "deviations": []}, "protocol (a: 'smoke', b: 'paper')"),

@@ -201,9 +201,9 @@ def surrogate_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("surrogate")
     frame = load_htpmd_properties()
     train_surrogate(frame.iloc[:300], SurrogateConfig(members=2, max_iter=20)).save(
-        folder / "model.pkl")
+        folder / "model.npz")
     (folder / "candidates.txt").write_text("\n".join(frame["smiles"].iloc[300:340]) + "\n")
-    return folder / "model.pkl", folder / "candidates.txt"
+    return folder / "model.npz", folder / "candidates.txt"
 
 
 def _run(*args):
