@@ -49,3 +49,36 @@ def test_the_class_threshold_stays_fixed_when_winners_are_added():
     assert np.sum(values >= second.threshold_mS_per_cm) == 302
     assert second.summary["extra_copies"] == {"*CCO*": 1000, "*OCCOC*": 1000, "*COCC*": 1000,
                                               "*SCCOC*": 1000}
+
+
+def test_a_winner_needs_its_minimum_of_finished_replicas():
+    from polyhpc.campaign.config import load_campaign_config
+    from polyhpc.campaign.evaluate import aggregate
+
+    def results(*values):
+        return [{"objective": v, "properties": {"conductivity": v}} for v in values]
+
+    reference = aggregate(results(1.0e-3, 1.1e-3, 1.2e-3, 1.0e-3, 1.1e-3), 5, "conductivity", 3)
+    one = aggregate(results(5e-3), 5, "conductivity", 3)  # far above, but 1 replica of 5
+    three = aggregate(results(1.5e-3, 1.6e-3, 1.4e-3), 5, "conductivity", 3)
+    assert one["status"] == "incomplete" and three["status"] == "ok"
+    rows = [{"id": 1}, {"id": 2}]
+    assert [w["id"] for w in winners(rows, {1: one, 2: three}, reference)] == [2]
+    # the paper's campaign asks for all five; a smaller plan defaults to at least three
+    paper = load_campaign_config("paper").md
+    assert paper.min_replicas == 5 and paper.required_replicas(5) == 5
+    assert load_campaign_config({}).md.required_replicas(5) == 3
+    assert load_campaign_config({}).md.required_replicas(2) == 2
+
+
+def test_probability_above_the_reference_is_welchs_t():
+    from scipy import stats
+
+    from polyhpc.campaign.report import probability_above
+
+    a = [1.5e-3, 1.3e-3, 1.7e-3, 1.2e-3, 1.6e-3]
+    b = [1.1e-3, 1.2e-3, 1.15e-3, 1.25e-3, 1.05e-3]
+    p, method = probability_above({"replicas": a}, {"replicas": b}, "md")
+    # the one-sided Welch test's p-value is P(no difference or worse): 1 - P(above)
+    expected = stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+    assert method == "Welch t" and p == pytest.approx(1 - expected, rel=1e-9)
