@@ -46,6 +46,53 @@ def _stage_line(r) -> str:
             + (f"  {r.error}" if r.error else ""))
 
 
+class _ProgressBar:
+    """One bar on stderr for the LAMMPS run in progress: stage, simulated ps, ETA.
+
+    tqdm draws only on a terminal (``disable=None``); elsewhere the per-run lines
+    are all that is printed. The bar is cleared when its run ends, and the run's
+    line takes its place.
+    """
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.bar = None
+        self.name = None
+
+    def update(self, progress) -> None:
+        if progress.name != self.name:
+            self.close()
+            self.bar = self._open(progress)
+            self.name = progress.name
+        self.bar.n = progress.done
+        self.bar.refresh()
+
+    def _open(self, progress):
+        from tqdm import tqdm
+
+        unit = progress.unit
+        counts = "{n:.0f}/{total:.0f} it" if unit == "it" else "{n:.3g}/{total:.3g} ps"
+        return tqdm(total=progress.total or None, unit=unit, disable=None, leave=False,
+                    file=sys.stderr, dynamic_ncols=True,
+                    desc=f"{self.prefix}{progress.name}"
+                         + (f" {progress.kind}" if progress.kind != progress.name else "")
+                         + f" ({progress.index}/{progress.count})",
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| " + counts
+                               + " [{elapsed}<{remaining}]")
+
+    def finish(self, record) -> None:
+        """The run's record came: show the bar full if it finished, then clear it."""
+        if self.bar is not None and record.name == self.name and record.finished:
+            self.bar.n = self.bar.total or self.bar.n
+            self.bar.refresh()
+        self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.bar, self.name = None, None
+
+
 def _recorded_velocity_seed(workdir: Path, default: int = 1000) -> int:
     from polyhpc.md.meta import read_meta
 
@@ -168,7 +215,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefi
     restart_every_steps). Each run is printed as it finishes and recorded in
     WORKDIR/records.json; finished stages are skipped, so rerunning after an
     interruption resumes, and a killed production continues from its last
-    restart, appending to traj.lammpstrj.
+    restart, appending to traj.lammpstrj. On a terminal a progress bar on
+    stderr shows the running stage: simulated ps of its total and an ETA.
     """
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_protocol
@@ -176,11 +224,20 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefi
     protocol = _folder_profile(workdir, profile)
     if seed is None:
         seed = _recorded_velocity_seed(workdir)
-    records = run_protocol(workdir, protocol, seed, threads, mpi_ranks,
-                           tuple(shlex.split(lmp_args)),
-                           on_record=None if as_json else lambda r: click.echo(_stage_line(r)),
-                           lmp_prefix=tuple(shlex.split(lmp_prefix)), gpus=gpus,
-                           timeout_s=time_limit_s)
+    bar = _ProgressBar()
+
+    def on_record(record) -> None:
+        bar.finish(record)
+        if not as_json:
+            click.echo(_stage_line(record))
+
+    try:
+        records = run_protocol(workdir, protocol, seed, threads, mpi_ranks,
+                               tuple(shlex.split(lmp_args)), on_record=on_record,
+                               lmp_prefix=tuple(shlex.split(lmp_prefix)), gpus=gpus,
+                               timeout_s=time_limit_s, on_progress=bar.update)
+    finally:
+        bar.close()
     if as_json:
         _emit([r.to_dict() for r in records], as_json, "")
     failed = [r for r in records if not r.ok]
@@ -287,16 +344,26 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, gpu
     from polyhpc.errors import PolyhpcError
     from polyhpc.md.lammps import run_replicas
 
+    bar = _ProgressBar(prefix="rep0 ")
+
     def report(outcome: dict) -> None:
         state = "ok" if outcome["ok"] else f"FAILED at {outcome['stage']}"
+        bar.close()
+        bar.prefix = f"rep{outcome['replica'] + 1} "
         click.echo(f"replica {outcome['replica']} finished: {state}", err=True)
 
-    outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
-                            threads=threads, mpi_ranks=mpi_ranks, gpus=gpus,
-                            extra_args=tuple(shlex.split(lmp_args)),
-                            lmp_prefix=tuple(shlex.split(lmp_prefix)), on_outcome=report,
-                            on_record=lambda r: click.echo(
-                                f"  {Path(r.workdir).name} {_stage_line(r)}", err=True))
+    def on_record(record) -> None:
+        bar.finish(record)
+        click.echo(f"  {Path(record.workdir).name} {_stage_line(record)}", err=True)
+
+    try:
+        outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
+                                threads=threads, mpi_ranks=mpi_ranks, gpus=gpus,
+                                extra_args=tuple(shlex.split(lmp_args)),
+                                lmp_prefix=tuple(shlex.split(lmp_prefix)), on_outcome=report,
+                                on_record=on_record, on_progress=bar.update)
+    finally:
+        bar.close()
     text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
                                                 f"FAILED at {o['stage']}: {o['error']}")
                      for o in outcomes)
@@ -330,7 +397,10 @@ def md_plot(workdir, profile, path, as_json) -> None:
         _emit(rows, True, "")
         return
     meta = read_meta(workdir)
-    title = f"{meta.get('mol_smiles', workdir.name)}, {meta.get('force_field', 'force field ?')}"
+    from polyhpc.chem.smiles import normalize_end_markers  # the unit as *...*, not [Cu]...[Au]
+
+    unit = normalize_end_markers(meta["mol_smiles"]) if meta.get("mol_smiles") else workdir.name
+    title = f"{unit}, {meta.get('force_field', 'force field ?')}"
     out = plot_equilibration(thermo, protocol, path or workdir / "equilibration.png", title=title)
     for r in rows:
         density = "" if r["density_g_cm3"] is None else f"  {r['density_g_cm3']:.4f} g/cm3"
