@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -240,8 +241,11 @@ class Campaign:
             status = "interrupted"
             raise
         finally:
-            self.ledger.end_run(status)
-            self.notify()
+            try:
+                self.ledger.end_run(status)
+                self.notify()
+            except (OSError, sqlite3.OperationalError) as exc:  # a full disk: say the first
+                log.debug("could not record the end of the run: %s", exc)
         return status
 
     @contextmanager

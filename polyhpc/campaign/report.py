@@ -310,6 +310,9 @@ def write_report(ledger: Ledger, out: Path, fmt: str = "png", dpi: int = 150) ->
     out = Path(out)
     try:
         (out / "structures").mkdir(parents=True, exist_ok=True)
+        probe = out / ".polyhpc-write-test"
+        probe.write_text("")
+        probe.unlink()
     except OSError as exc:
         raise ConfigError(f"cannot write the report into {out} ({exc.strerror}): give another "
                           "--out") from None

@@ -146,6 +146,10 @@ class Ledger:
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         uri = f"file:{path}?mode={'ro' if readonly else 'rw'}"
+        if readonly and not os.access(Path(path).parent, os.W_OK):
+            # a read-only folder (a mount, an archive): SQLite cannot make the WAL's -shm
+            # file there; nothing can write this ledger now, so read it as an immutable file
+            uri += "&immutable=1"
         try:
             db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=60.0)
             db.row_factory = sqlite3.Row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -102,11 +103,20 @@ def campaign_run(config_path, folder, site_path, as_json) -> None:
     source = resolve_yaml(config_path, "campaign", option="campaign config").read_text()
     progress = _Progress(folder.resolve())
     signal.signal(signal.SIGTERM, _terminate)
-    run = Campaign(config, folder, notify=progress, source=source)
+    import logging
+
+    # a full disk makes every log call fail: never a traceback per log line on the terminal
+    logging.raiseExceptions = False
+    run = None
     try:
+        run = Campaign(config, folder, notify=progress, source=source)
         status = run.run()
     except KeyboardInterrupt:
+        if run is None:
+            raise
         _interrupted(run)
+    except (OSError, sqlite3.OperationalError) as exc:
+        _stopped_by_the_system(exc, folder)
     state = snapshot(run.ledger)
     lines = [format_status(state), *_banner(run.ledger),
              f"report: polyhpc campaign report {folder}"]
@@ -116,6 +126,22 @@ def campaign_run(config_path, folder, site_path, as_json) -> None:
     _emit({**state, "ended": status}, as_json, "\n".join(lines))
     if status == "budget":
         sys.exit(3)
+
+
+def _stopped_by_the_system(exc: Exception, folder: Path) -> None:
+    """A full or read-only disk under a running campaign: one line, exit code 3."""
+    import errno
+
+    from polyhpc.errors import RunFailedError
+
+    full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc)
+    read_only = getattr(exc, "errno", None) == errno.EROFS or "readonly" in str(exc)
+    if not (full or read_only):
+        raise exc
+    what = "the disk is full" if full else "the file system is read-only"
+    raise RunFailedError(f"campaign stopped: {what} ({folder}: {exc}); every finished "
+                         "result is in the ledger: free space (or make it writable) and run "
+                         "the same command again to continue") from None
 
 
 def _interrupted(run) -> None:

@@ -139,3 +139,56 @@ def test_a_campaign_whose_every_lammps_run_fails_ends_with_exit_code_3(tmp_path)
     assert [r["status"] for r in ledger.runs()] == ["failed"]
     assert ledger.iteration(1)["status"] == "failed"
     assert "has no md result" in ledger.events("failed")[0]["message"]
+
+
+def _in_own_mounts(tmp_path, script: str) -> subprocess.CompletedProcess:
+    """Run ``script`` (sh) in a mount namespace of its own (root: tmpfs, read-only binds)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is missing")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here: {probe.stderr.decode().strip()}")
+    path = tmp_path / "script.sh"
+    path.write_text(script)
+    env = {**os.environ, "POLYHPC": POLYHPC}
+    return subprocess.run(["unshare", "-m", "sh", str(path)], capture_output=True, text=True,
+                          timeout=1200, env=env)
+
+
+def test_a_full_disk_stops_the_campaign_with_one_line_and_loses_nothing(tmp_path):
+    config = _config(tmp_path)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = _in_own_mounts(tmp_path, f"""
+mount -t tmpfs -o size=8M tmpfs {disk} || exit 99
+"$POLYHPC" campaign run {config} --dir {disk}/c
+""")
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr and "Logging error" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: campaign stopped: the disk is full")
+    assert "run the same command again to continue" in last
+
+
+def test_a_read_only_campaign_folder_is_read_and_refused_for_writing_in_one_line(tmp_path):
+    from polyhpc.campaign.config import load_campaign_config
+    from polyhpc.campaign.loop import Campaign
+
+    folder = tmp_path / "ro" / "c"
+    Campaign(load_campaign_config(_config(tmp_path)), folder).close()
+    (folder / "report").mkdir()  # an earlier report's folder: it exists, but cannot be written
+    done = _in_own_mounts(tmp_path, f"""
+mount --bind {tmp_path / 'ro'} {tmp_path / 'ro'} && mount -o remount,ro,bind {tmp_path / 'ro'} \\
+    || exit 99
+"$POLYHPC" campaign status {folder}; echo "status=$?"
+"$POLYHPC" campaign report {folder}; echo "report=$?"
+"$POLYHPC" campaign report {folder} --out {tmp_path / 'elsewhere'} > /dev/null; echo "out=$?"
+"$POLYHPC" campaign run {_config(tmp_path)} --dir {folder}; echo "run=$?"
+""")
+    assert "status=0" in done.stdout and "out=0" in done.stdout, done.stderr
+    assert "report=2" in done.stdout and "run=2" in done.stdout, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"error: cannot write the report into {folder / 'report'} (Read-only file " \
+           "system): give another --out" in done.stderr
+    assert f"error: --dir {folder}: {folder} is not writable" in done.stderr
+    assert (tmp_path / "elsewhere" / "report.html").is_file()
