@@ -113,20 +113,101 @@ class ReplicaPlan:
             reference_values = self._values(reference)
             if len(reference_values) < 2:
                 return start
+            self._partial_looks(candidate)  # the round's checkpoints first, in order
+            if self.stop(candidate) is not None:
+                continue
             n = self.wanted(candidate)
             decision = racing.decide(self._values(candidate), [], self.production_ps,
                                      reference_values, pool, self.config, self.replicas,
                                      self.production_ps, self.context.min_replicas)
             saved = (self.replicas - n) * self.per_replica_ns \
                 if decision.outcome != "continue" else 0.0
-            self.ledger.record_decision(self.iteration, candidate["id"],
-                                        n - self.config.first_round + 1, decision.to_dict(),
-                                        saved, self._message(candidate, decision, saved))
+            round_ = n - self.config.first_round + 1 if n > self.config.first_round else 1
+            self.ledger.record_decision(self.iteration, candidate["id"], round_,
+                                        decision.to_dict(), saved,
+                                        self._message(candidate, decision, saved))
             if decision.outcome == "continue" and n < self.replicas:
                 start.append((candidate, n))
             elif decision.outcome != "continue":
                 self.ledger.event("racing", self._message(candidate, decision, saved))
         return start
+
+    def _current_md(self, candidate: dict, replica: int) -> dict | None:
+        tasks = [t for t in self.ledger.tasks("md", candidate_id=candidate["id"])
+                 if t["replica"] == replica]
+        return max(tasks, key=lambda t: t["attempt"]) if tasks else None
+
+    def round_replicas(self, candidate: dict) -> list[int]:
+        """The replicas of the candidate's current round: the first ones, or the last added."""
+        n = self.wanted(candidate)
+        return list(range(n)) if n <= self.config.first_round else [n - 1]
+
+    def settle_partials(self) -> list[str]:
+        """Look at racing rounds at their production checkpoints; the folders to stop."""
+        stop = []
+        for candidate in self.candidates.values():
+            if self.racing(candidate):
+                stop += self._partial_looks(candidate)
+        return stop
+
+    def _partial_looks(self, candidate: dict) -> list[str]:
+        """The looks at the candidate's round at its checkpoints; its folders if stopped.
+
+        The round is looked at checkpoint ``p`` once every replica of the round has a
+        partial result at ``p``, whether it is still running or not, so the looks never
+        depend on which replica reported first or on when the driver saw them; only
+        "below" can stop it there. A recorded stop is acted on again after a resume (its
+        running folders get their STOP file once more).
+        """
+        if self.config is None or not self.racing(candidate):
+            return []
+        reference = self._reference()
+        pool = self.pool()
+        reference_values = self._values(reference) if reference else []
+        if pool is None or len(reference_values) < 2:
+            return []
+        n = self.wanted(candidate)
+        tasks = [self._current_md(candidate, r) for r in self.round_replicas(candidate)]
+        if any(t is None for t in tasks):
+            return []
+        retries = self.context.config.md.retries
+        running = [t["workdir"] for t, r in zip(tasks, self.round_replicas(candidate),
+                                                 strict=True)
+                   if not replica_closed(self.ledger, candidate, r, retries)]
+        decided = self.stop(candidate)
+        if decided is not None:
+            return running if decided["outcome"] == racing.BELOW else []
+        round_ = n - self.config.first_round + 1 if n > self.config.first_round else 1
+        partial = [{round(row["production_ps"], 6): row["objective"]
+                    for row in self.ledger.partials(task_id=t["id"])} for t in tasks]
+        recorded = {round(d["production_ps"], 6) for d in self.ledger.decisions(candidate["id"])
+                    if d["round"] == round_}
+        earlier = [v for r, v in self._values_by_replica(candidate).items()
+                   if r not in self.round_replicas(candidate)]
+        for p in racing.checkpoints_ps(self.config, self.production_ps)[:-1]:
+            key = round(p, 6)
+            if any(key not in values for values in partial):
+                return []
+            if key in recorded:
+                continue
+            decision = racing.decide(earlier, [values[key] for values in partial], p,
+                                     reference_values, pool, self.config, self.replicas,
+                                     self.production_ps, self.context.min_replicas)
+            saved = 0.0
+            if decision.outcome == racing.BELOW:
+                saved = (self.replicas - n) * self.per_replica_ns + \
+                    (self.production_ps - p) * len(running) / 1000.0
+            self.ledger.record_decision(self.iteration, candidate["id"], round_,
+                                        decision.to_dict(), saved,
+                                        self._message(candidate, decision, saved))
+            if decision.outcome == racing.BELOW:
+                self.ledger.event("racing", self._message(candidate, decision, saved))
+                return running
+        return []
+
+    def _values_by_replica(self, candidate: dict) -> dict[int, float]:
+        return {r["replica"]: r["objective"] for r in self.ledger.results(candidate["id"], "md")
+                if r["objective"] is not None}
 
     def _message(self, candidate: dict, decision: racing.Decision, saved: float) -> str:
         where = f"at {decision.n_replicas} replicas"
@@ -138,3 +219,37 @@ class ReplicaPlan:
         return (f"{candidate['smiles']}: stopped: {decision.outcome} the reference {where} "
                 f"(t = {decision.statistic:.3g}, bound {decision.threshold:.3g}); "
                 f"{saved:.3g} ns of MD saved")
+
+
+def md_usage(ledger) -> dict:
+    """MD nanoseconds a campaign used, against what the fixed protocol would use.
+
+    Per iteration: ``used_ns`` sums, over its MD replica runs, the equilibration and the
+    production each simulated (a run stopped early counts its production up to the stop);
+    ``fixed_ns`` is every MD-evaluated candidate (and, in iteration 1, the reference) times
+    the planned replicas times a whole replica.
+    """
+    from polyhpc.config import load_config
+    from polyhpc.md.protocol import equilibration_stages
+    from polyhpc.md.settings import Protocol
+
+    settings = (ledger.meta("identity") or {}).get("md_protocol", {}).get("settings")
+    if not settings:
+        return {"iterations": [], "used_ns": 0.0, "fixed_ns": 0.0, "fraction": None}
+    protocol = load_config(settings, Protocol)
+    eq_ns = sum(s.duration_ps for s in equilibration_stages(protocol)) / 1000.0
+    whole = eq_ns + protocol.production_ps / 1000.0
+    rows = []
+    for row in ledger.iterations():
+        it = row["iteration"]
+        tasks = ledger.tasks("md", iteration=it)
+        used = sum(eq_ns + ((t["info"] or {}).get("production_ps") or 0.0) / 1000.0
+                   for t in tasks if t["status"] in ("done", "failed", "running"))
+        evaluated = {t["candidate_id"] for t in tasks}
+        fixed = len(evaluated) * protocol.replicas * whole
+        rows.append({"iteration": it, "used_ns": used, "fixed_ns": fixed,
+                     "fraction": used / fixed if fixed else None})
+    used = sum(r["used_ns"] for r in rows)
+    fixed = sum(r["fixed_ns"] for r in rows)
+    return {"iterations": rows, "used_ns": used, "fixed_ns": fixed,
+            "fraction": used / fixed if fixed else None}

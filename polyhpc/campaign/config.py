@@ -312,6 +312,16 @@ def check_campaign_config(config: CampaignConfig) -> CampaignConfig:
                               "(md.replicas), the most any candidate gets")
         if config.evaluator.kind == "surrogate":
             raise ConfigError("md.adaptive: the surrogate evaluator runs no MD")
+        steps = adaptive.check_every_ps * 1000 / protocol.timestep_fs
+        if abs(steps - round(steps)) > 1e-6 or round(steps) % protocol.dump_every_steps:
+            raise ConfigError(
+                f"md.adaptive.check_every_ps: {adaptive.check_every_ps:g} ps is "
+                f"{steps:g} steps of {protocol.timestep_fs:g} fs, not a multiple of the "
+                f"profile's dump interval ({protocol.dump_every_steps} steps): a checkpoint "
+                "must fall on a frame")
+    from polyhpc.md.settings import check_lmp_args
+
+    check_lmp_args("md.lmp_args", config.md.lmp_args)
     uses_gpus = any("{gpus}" in arg for arg in (*protocol.lmp_args, *config.md.lmp_args))
     if uses_gpus and config.md.gpus < 1:
         raise ConfigError(f"md.gpus: 0, but the MD profile {protocol.name!r} runs LAMMPS on "

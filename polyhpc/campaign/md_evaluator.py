@@ -54,10 +54,43 @@ class MdEvaluator:
         for c in todo:
             for replica in range(self.plan.wanted(c)):
                 self._advance(c, replica)
-        self.scheduler.drain()
+        self.scheduler.watchers.append(self._watch_partials)
+        try:
+            self.scheduler.drain()
+        finally:
+            self.scheduler.watchers.remove(self._watch_partials)
         for c in todo:
             if self.plan.final(c) and self.plan.round_closed(c):
                 self._aggregate(c)
+
+    def _watch_partials(self) -> None:
+        """Adaptive MD: record the partial results of running replicas, stop decided ones."""
+        from polyhpc.campaign.tasks import STOP_FILE
+
+        if self.plan.config is None:
+            return
+        for task in self.ledger.tasks("md"):
+            if task["status"] in ("submitted", "running") and task["candidate_id"] in \
+                    self.plan.candidates:
+                self._record_partials(task)
+        for workdir in self.plan.settle_partials():
+            stop = Path(workdir) / STOP_FILE
+            if not stop.exists():
+                stop.write_text("stopped by adaptive MD: its candidate is decided\n")
+
+    def _record_partials(self, task: dict) -> None:
+        """The partial results an md task's production has written, into the ledger."""
+        import json
+
+        for path in sorted(Path(task["workdir"]).glob("partial-*.json")):
+            try:
+                row = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # written atomically; a half-read one is read next time
+            props = row["properties"]
+            self.ledger.record_partial(task["id"], task["candidate_id"], task["replica"],
+                                       row["production_ps"], props,
+                                       objective_value(props, self.config.objective))
 
     def _buildable(self, candidates: list[dict]) -> list[dict]:
         """The candidates that can be built; the others are recorded with the reason."""
@@ -138,7 +171,12 @@ class MdEvaluator:
 
     def _spec(self, candidate: dict, task: dict) -> specs.ReplicaSpec:
         md = self.config.md
-        return specs.ReplicaSpec(
+        checkpoints = {}
+        if md.adaptive is not None and candidate["role"] != "reference":
+            dt = self.context.protocol.timestep_fs
+            checkpoints = {"checkpoint_every_steps": round(md.adaptive.check_every_ps * 1000 / dt),
+                           "partial_from_steps": round(md.adaptive.min_production_ps * 1000 / dt)}
+        return specs.ReplicaSpec(**checkpoints,
             smiles=candidate["smiles"], workdir=task["workdir"], protocol=self.context.protocol,
             seed=task["seed"], replica=task["replica"], frc=str(self.context.frc),
             frc_sha256=self.context.frc_sha256, threads=md.threads, mpi_ranks=md.mpi_ranks,
@@ -190,6 +228,8 @@ class MdEvaluator:
                    error) -> None:
         if error is None:
             self._record_continuation(task, outcome)
+            if self.plan.config is not None:
+                self._record_partials(task)  # every checkpoint it reached, seen or not
         if error is None and outcome.status == "timed out":
             # stopped cleanly before a block's walltime: the next submission continues it
             self.ledger.event("continuation", f"md task {task['id']} stopped at "
@@ -199,13 +239,14 @@ class MdEvaluator:
             return
         if error is not None:
             self.scheduler.fail(task, error)
-        elif outcome.ok:
-            self.ledger.update_task(task["id"], status="done",
-                                    info={"ns_per_day": outcome.ns_per_day})
+        elif outcome.ok or outcome.status == "stopped early":
+            self.ledger.update_task(task["id"], status="done", info={
+                "ns_per_day": outcome.ns_per_day, "production_ps": outcome.production_ps,
+                "stopped_early": outcome.status == "stopped early"})
         else:
             self.scheduler.fail(task, outcome.error or "failed",
                                 error_class=f"md:{outcome.stage}")
-        if error is not None or not outcome.ok:
+        if error is not None or not (outcome.ok or outcome.status == "stopped early"):
             self._retry_event(candidate, task)
         self._advance(candidate, task["replica"])
 
@@ -234,8 +275,9 @@ class MdEvaluator:
             self.scheduler.fail(task, error)
             self.ledger.event("replica failed", f"analysis of {task['workdir']} failed: {error}",
                               task["id"])
-            return
-        self.ledger.record_result(task["id"], candidate["id"], task["replica"], "md",
-                                  outcome.properties,
-                                  objective_value(outcome.properties, self.config.objective),
-                                  outcome.provenance)
+        else:
+            self.ledger.record_result(task["id"], candidate["id"], task["replica"], "md",
+                                      outcome.properties,
+                                      objective_value(outcome.properties, self.config.objective),
+                                      outcome.provenance)
+        self._advance(candidate, task["replica"])  # the replica's end: racing may look

@@ -152,7 +152,17 @@ def collect(ledger: Ledger) -> dict:
             hours["cpu"] += wall_h * (t["cores"] or 1)
             hours["gpu"] += wall_h * (t["gpus"] or 0)
     md = _md_protocol(identity)
-    return {"name": config.get("name"), "objective": config.get("objective", "conductivity"),
+    adaptive = None
+    if (config.get("md") or {}).get("adaptive"):
+        from polyhpc.campaign.adaptive import md_usage
+
+        names = {c["id"]: display_smiles(c["smiles"]) for c in ledger.candidates()}
+        adaptive = {"policy": config["md"]["adaptive"], "usage": md_usage(ledger),
+                    "looks": len(ledger.decisions()),
+                    "stops": [{**d, "smiles": names.get(d["candidate_id"], "?")}
+                              for d in ledger.decisions() if d["outcome"] != "continue"]}
+    return {"name": config.get("name"), "adaptive": adaptive,
+            "objective": config.get("objective", "conductivity"),
             "md": md, "sources": sources, "source": source, "evaluator": sources["evaluator"],
             "config": config, "training": np.asarray(training, float),
             "iterations": iterations,

@@ -216,6 +216,43 @@ def _candidate_table(data: dict) -> dict:
                         "MD replicas finished", "reason"], "rows": rows}
 
 
+def _adaptive_section(adaptive: dict) -> dict:
+    """Adaptive MD: its statistical model, the MD it used, and every stopping decision."""
+    policy, usage = adaptive["policy"], adaptive["usage"]
+    def usage_row(label: str, r: dict) -> list[dict]:
+        share = f"{r['fraction']:.0%}" if r["fraction"] is not None else "n/a"
+        return [_cell(label), _cell(_fmt(r["used_ns"], 4)), _cell(_fmt(r["fixed_ns"], 4)),
+                _cell(share)]
+
+    rows = [usage_row(str(r["iteration"]), r) for r in usage["iterations"]]
+    rows.append(usage_row("total", usage))
+    stops = [[_cell(d["smiles"], code=True), _cell(str(d["iteration"])), _cell(str(d["round"])),
+              _cell(str(d["n_replicas"])), _cell(_fmt(d["production_ps"] / 1000, 3)),
+              _cell(f"{_fmt(d['statistic'])} vs {_fmt(d['threshold'])}"),
+              _cell(d["outcome"]), _cell(_fmt(d["md_ns_saved"], 3))] for d in adaptive["stops"]]
+    if not stops:
+        stops = [[_cell("none")] + [_cell("") for _ in range(7)]]
+    return {"title": "Adaptive MD (replica racing, production early stop)", "figures": [],
+            "paragraphs": [
+                "Statistical model: a replica's log10 conductivity is normal around its "
+                "polymer's mean with one spread for every polymer, pooled over the campaign "
+                "and frozen per iteration; a one-sided t statistic against the reference (PEO, "
+                "which always gets all its replicas) is held against a sequential bound "
+                "calibrated so that a candidate gets a wrong early decision with probability "
+                f"at most {policy['error_rate']} over all its looks (polyhpc.campaign.racing). "
+                f"Rounds: {policy['first_round']} replica(s) first, then one more at a time; "
+                f"production checkpoints every {policy['check_every_ps']:g} ps from "
+                f"{policy['min_production_ps']:g} ps on, used only for 'below' (a partial "
+                "production over-estimates the conductivity of sub-diffusive ions). "
+                f"Decisions allowed: {', '.join(policy['decide'])}.",
+                f"{adaptive['looks']} look(s) recorded in the ledger; the stopping ones below."],
+            "tables": [
+                {"headers": ["iteration", "MD used [ns]", "fixed protocol [ns]", "fraction"],
+                 "rows": rows},
+                {"headers": ["SMILES", "iteration", "round", "replicas", "production [ns]",
+                             "t vs bound", "decision", "MD saved [ns]"], "rows": stops}]}
+
+
 def page_model(data: dict, numbers: dict, figures: dict[str, Path], winners: list[dict],
                html: bool, structures: dict[str, str] | None = None) -> dict:
     """The report as sections of paragraphs, figures and tables (for either format)."""
@@ -262,6 +299,8 @@ def page_model(data: dict, numbers: dict, figures: dict[str, Path], winners: lis
             + PAPER_NOTE]})
     sections.append({"title": "Every candidate", "figures": [], "paragraphs": [],
                      "tables": [_candidate_table(data)]})
+    if data.get("adaptive"):
+        sections.append(_adaptive_section(data["adaptive"]))
     campaign_deviations = data["config"].get("deviations") or []
     sections.append({
         "title": "Deviations from the paper", "figures": [], "tables": [],

@@ -67,6 +67,8 @@ class Scheduler:
         self.max_infra_retries = max_infra_retries
         self.poll_s = poll_s
         self.active: dict[Future, tuple[int, str, dict, Callable]] = {}
+        #: called every poll while tasks run (adaptive MD reads partial results)
+        self.watchers: list[Callable[[], None]] = []
         self._last_poll = 0.0
 
     def task_dir(self, task_id: int) -> Path:
@@ -126,7 +128,9 @@ class Scheduler:
             done, _ = wait(list(self.active), timeout=self.poll_s, return_when=FIRST_COMPLETED)
             for future in done:
                 self._finish(future)
-            self._poll_started()
+            if self._poll_started():
+                for watch in list(self.watchers):
+                    watch()
             self.ledger.touch_run()
             self.notify()
 
@@ -163,11 +167,14 @@ class Scheduler:
                 error = exc
         on_done(task, outcome, error)
 
-    def _poll_started(self) -> None:
-        """Mark submitted tasks whose worker wrote ``started.json`` as running."""
+    def _poll_started(self) -> bool:
+        """Mark submitted tasks whose worker wrote ``started.json`` as running.
+
+        Polls at most every 2 s; returns whether it polled (the watchers run then too).
+        """
         now = time.monotonic()
         if now - self._last_poll < 2.0:
-            return
+            return False
         self._last_poll = now
         for task_id, *_ in list(self.active.values()):
             task = self.ledger.task(task_id)
@@ -176,6 +183,7 @@ class Scheduler:
             started = _read_marker(self.task_dir(task_id))
             if started:
                 self.ledger.update_task(task_id, status="running", **where(started))
+        return True
 
 
 def _read_marker(task_dir: Path) -> dict | None:

@@ -102,17 +102,20 @@ class ReplicaSpec:
     smiles: str
     workdir: str
     protocol: Protocol
-    seed: int
-    replica: int
-    frc: str
-    frc_sha256: str
-    threads: int = 1
-    mpi_ranks: int = 1
+    seed: int = field(metadata={"min": 0})
+    replica: int = field(metadata={"min": 0})
+    frc: str = ""
+    frc_sha256: str = ""
+    threads: int = field(default=1, metadata={"min": 1})
+    mpi_ranks: int = field(default=1, metadata={"min": 1})
     lmp_args: tuple[str, ...] = ()
-    gpus: int = 0
-    walltime_margin_s: int = 300
+    gpus: int = field(default=0, metadata={"min": 0})
+    walltime_margin_s: int = field(default=300, metadata={"min": 0})
     lmp_prefix: tuple[str, ...] = ()
-    time_budget_s: float | None = None
+    time_budget_s: float | None = field(default=None, metadata={"min": 0.0})
+    #: adaptive MD: a production checkpoint every so many steps, analyzed from this step on
+    checkpoint_every_steps: int | None = field(default=None, metadata={"min": 1})
+    partial_from_steps: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass(frozen=True)
@@ -126,9 +129,11 @@ class BuildOutcome:
 class ReplicaOutcome:
     """How one LAMMPS call of a replica ended.
 
-    ``status`` is ``finished``, ``failed`` (``stage`` and ``error`` say where and why)
-    or ``timed out`` (stopped cleanly by its time budget; submitting it again
-    continues). ``records`` lists what each LAMMPS run of the call did.
+    ``status`` is ``finished``, ``failed`` (``stage`` and ``error`` say where and why),
+    ``timed out`` (stopped cleanly by its time budget; submitting it again continues) or
+    ``stopped early`` (adaptive MD decided its candidate: the production ended at a
+    checkpoint, ``production_ps`` into it). ``records`` lists what each LAMMPS run of
+    the call did.
     """
 
     status: str
@@ -137,6 +142,7 @@ class ReplicaOutcome:
     records: tuple[dict, ...] = ()
     ns_per_day: dict = field(default_factory=dict)
     seeds: dict = field(default_factory=dict)
+    production_ps: float | None = field(default=None, metadata={"min": 0.0})
 
     @property
     def ok(self) -> bool:

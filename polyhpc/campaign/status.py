@@ -40,6 +40,7 @@ def snapshot(ledger: Ledger) -> dict:
     iterations = ledger.iterations()
     current = next((i for i in iterations if i["status"] != "done"),
                    iterations[-1] if iterations else None)
+    from polyhpc.campaign.adaptive import md_usage
     from polyhpc.campaign.fidelity import campaign_sources
 
     sources = campaign_sources(ledger)
@@ -61,6 +62,7 @@ def snapshot(ledger: Ledger) -> dict:
             "unbuildable": sum(c["status"] == "unbuildable" for c in candidates),
             "failed": sum(c["status"] == "failed" for c in candidates),
             "incomplete": sum(c["status"] == "incomplete" for c in candidates),
+            "stopped": sum(c["status"] == "stopped early" for c in candidates),
             "fed_back": winners[it],
             "objective_min": min(values) if values else None,
             "objective_mean": sum(values) / len(values) if values else None,
@@ -82,7 +84,9 @@ def snapshot(ledger: Ledger) -> dict:
         "per_iteration": per_iteration,
         "objective": config.get("objective", "conductivity"),
         "source": source, "md_results": sources["md_results"], "md_reason": sources["md_reason"],
+        "adaptive": bool((config.get("md") or {}).get("adaptive")), "md_usage": md_usage(ledger),
         "units": {"elapsed_s": "s", "objective_min": "S/cm", "objective_mean": "S/cm",
+                  "used_ns": "ns", "fixed_ns": "ns", "fraction": "1",
                   "objective_max": "S/cm", "draws_per_candidate": "draws"},
     }
 
@@ -125,9 +129,18 @@ def format_status(s: dict) -> str:
         lines.append(f"  iteration {p['iteration']} ({p['status']}): {sampled}"
                      + (f" ({per:.0f} draws each)" if per else "")
                      + f", {p['evaluated']} evaluated, {p['incomplete']} incomplete, "
-                     f"{p['unbuildable']} unbuildable, {p['failed']} failed"
+                     + (f"{p['stopped']} stopped early (below the reference), "
+                        if p["stopped"] else "")
+                     + f"{p['unbuildable']} unbuildable, {p['failed']} failed"
                      + (f", {p['fed_back']} beat the reference" if where else "")
                      + f"; {stats if where else 'no results'}")
+    usage = s["md_usage"]
+    if usage["fixed_ns"]:
+        per = "; ".join(f"iteration {r['iteration']} {r['used_ns']:.4g} of {r['fixed_ns']:.4g}"
+                        for r in usage["iterations"] if r["fixed_ns"])
+        lines.append(f"  MD used {usage['used_ns']:.4g} ns of the fixed protocol's "
+                     f"{usage['fixed_ns']:.4g} ns ({usage['fraction']:.0%}"
+                     + (", adaptive MD" if s["adaptive"] else "") + f"): {per}")
     if s["infrastructure_retries"]:
         lines.append(f"  {s['infrastructure_retries']} task(s) resubmitted after a lost worker")
     return "\n".join(lines)

@@ -142,16 +142,96 @@ def _time_budget_s(spec: s.ReplicaSpec) -> float | None:
 def _md(spec: s.ReplicaSpec) -> s.ReplicaOutcome:
     from polyhpc.md.lammps import evaluate
 
-    outcome = evaluate(spec.smiles, Path(spec.workdir), spec.protocol, seed=spec.seed,
+    workdir = Path(spec.workdir)
+    watcher = None
+    if spec.checkpoint_every_steps:
+        watcher = PartialAnalysis(workdir, spec.protocol, spec.checkpoint_every_steps,
+                                  spec.partial_from_steps)
+    outcome = evaluate(spec.smiles, workdir, spec.protocol, seed=spec.seed,
                        replica=spec.replica, frc=_force_field(spec), threads=spec.threads,
                        mpi_ranks=spec.mpi_ranks, extra_args=spec.lmp_args,
                        lmp_prefix=spec.lmp_prefix, gpus=spec.gpus,
-                       timeout_s=_time_budget_s(spec))
-    return s.ReplicaOutcome(status=outcome["status"], stage=outcome.get("stage"),
+                       timeout_s=_time_budget_s(spec),
+                       on_line=watcher, checkpoint_every_steps=spec.checkpoint_every_steps)
+    status, production_ps = outcome["status"], None
+    if status == "timed out" and (workdir / STOP_FILE).exists():
+        # its candidate was decided at a checkpoint: the production ended there on purpose
+        status = "stopped early"
+        production_ps = watcher.last_ps if watcher else None
+    elif status == "finished":
+        production_ps = spec.protocol.production_ps
+    return s.ReplicaOutcome(status=status, stage=outcome.get("stage"),
                             error=outcome.get("error"),
                             records=tuple(outcome.get("records") or ()),
                             ns_per_day=outcome.get("ns_per_day") or {},
-                            seeds=outcome.get("seeds") or {})
+                            seeds=outcome.get("seeds") or {}, production_ps=production_ps)
+
+
+#: The file the driver writes into a replica's folder to end its production early.
+STOP_FILE = "STOP"
+
+
+def partial_file(workdir: Path, step: int) -> Path:
+    """Where the analysis of a production's first ``step`` steps is written."""
+    return Path(workdir) / f"partial-{step:012d}.json"
+
+
+class PartialAnalysis:
+    """Analyzes a running production at its checkpoints: ``partial-<step>.json`` each.
+
+    Called with every line LAMMPS prints; on a checkpoint line (``CHECKPOINT_MARK step``)
+    it analyzes the dump's frames up to that step with the campaign's analysis (waiting
+    for the frame of that step to be written), and any earlier checkpoint that has no
+    file yet (a production continued after a kill). Checkpoints before ``from_steps``
+    are left out: their estimates are not used (``md.adaptive.min_production_ps``).
+    """
+
+    def __init__(self, workdir: Path, protocol, every_steps: int, from_steps: int):
+        self.workdir = Path(workdir)
+        self.protocol = protocol
+        self.every = every_steps
+        self.first = max(from_steps, every_steps)
+        self.last_ps: float | None = None
+
+    def __call__(self, line: str) -> None:
+        """Follow one line of LAMMPS output (analyze at a checkpoint line)."""
+        from polyhpc.md.runner import CHECKPOINT_MARK
+
+        if not line.startswith(CHECKPOINT_MARK):
+            return
+        try:
+            step = int(line[len(CHECKPOINT_MARK):].split()[0])
+        except (IndexError, ValueError):
+            return
+        for checkpoint in range(self.first, step + 1, self.every):
+            if not partial_file(self.workdir, checkpoint).exists():
+                self._analyze(checkpoint)
+
+    def _analyze(self, step: int) -> None:
+        import logging
+
+        from polyhpc.analysis.pipeline import analyze_path
+        from polyhpc.md.meta import write_meta
+
+        frames = step // self.protocol.dump_every_steps + 1
+        production_ps = step * self.protocol.timestep_fs / 1000.0
+        write_meta(self.workdir, self.protocol)  # the analysis reads the HTP-MD fields
+        for _ in range(600):  # the dump writes the checkpoint's frame right after the print
+            try:
+                result = analyze_path(self.workdir, frames=slice(0, frames),
+                                      allow_truncated=True)
+            except PolyhpcError as exc:
+                logging.getLogger(__name__).debug("partial analysis at %d: %s", step, exc)
+                result = None
+            if result is not None and result.n_frames == frames:
+                break
+            time.sleep(0.1)
+        else:
+            return
+        write_json_atomic(partial_file(self.workdir, step), {
+            "step": step, "production_ps": production_ps,
+            "properties": finite_json(result.to_dict(arrays=False))})
+        self.last_ps = production_ps
 
 
 #: What an analysis outcome's provenance holds, from the run folder's ``meta.json``.

@@ -163,7 +163,8 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
                  lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
                  timeout_s: float | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 production_step_budget: int | None = None) -> list[RunRecord]:
+                 production_step_budget: int | None = None,
+                 checkpoint_every_steps: int | None = None) -> list[RunRecord]:
     """Equilibrate (unless ``relaxed.restart`` exists) and run production in ``workdir``.
 
     Each of the 14 equilibration stages is its own LAMMPS run that starts
@@ -192,6 +193,11 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
         continues. A budget in steps, not seconds: production in chunks of a fixed
         simulated time, the same on any machine.
 
+    checkpoint_every_steps : int, optional
+        Adaptive MD: the production prints ``CHECKPOINT_MARK step`` this often (a
+        multiple of the dump interval: the dump then holds every frame up to it) and
+        ends cleanly at the next one once a ``STOP`` file is in ``workdir``.
+
     Raises
     ------
     PolyhpcError
@@ -203,6 +209,10 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
     check_lmp_args("--lmp-args/md.lmp_args", extra_args)
     if production_step_budget is not None and production_step_budget < 1:
         raise PolyhpcError(f"production_step_budget: {production_step_budget} is below 1")
+    if checkpoint_every_steps is not None and (
+            checkpoint_every_steps < 1 or checkpoint_every_steps % protocol.dump_every_steps):
+        raise PolyhpcError(f"checkpoint_every_steps: {checkpoint_every_steps} is not a "
+                           f"multiple of dump_every_steps ({protocol.dump_every_steps})")
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     if not (workdir / "relaxed.restart").is_file() and not (workdir / "system.lmp").is_file():
         raise PolyhpcError(f"{workdir} has neither system.lmp nor relaxed.restart: "
@@ -236,7 +246,8 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
                     context["average_box_A"] = _average_box(workdir)
                 if name == "production":
                     context = {**context, "stop_step": _production_stop(
-                        workdir, protocol, continued, production_step_budget)}
+                        workdir, protocol, continued, production_step_budget),
+                        "checkpoint_every_steps": checkpoint_every_steps}
                 text = render_input(template, protocol, seed=seed,
                                     last_polymer_type=last_polymer_type,
                                     timeout_s=None if budget is None else int(budget),
@@ -325,7 +336,8 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
              lmp_prefix: tuple[str, ...] = (), gpus: int = 1,
              timeout_s: float | None = None,
              on_progress: Callable[[Progress], None] | None = None,
-             production_step_budget: int | None = None) -> dict:
+             production_step_budget: int | None = None,
+             checkpoint_every_steps: int | None = None) -> dict:
     """Build (unless built) and run one replica in ``workdir``; holds the folder's lock.
 
     Never raises for a failed build or run: the outcome is returned and saved
@@ -333,7 +345,8 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
     ``error`` say where and why) or ``timed out`` (call again to continue),
     ``ok`` is true only when finished, ``records`` lists what each LAMMPS run of
     this call did (ran, skipped, continued from a restart, timed out).
-    ``on_progress`` and ``production_step_budget`` are those of :func:`run_protocol`.
+    ``on_progress``, ``production_step_budget`` and ``checkpoint_every_steps`` are those
+    of :func:`run_protocol`.
     """
     workdir = Path(workdir)
     start = time.monotonic()
@@ -357,7 +370,8 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
                                    extra_args, on_line=on_line, on_record=on_record,
                                    lmp_prefix=lmp_prefix, gpus=gpus, timeout_s=budget,
                                    on_progress=on_progress,
-                                   production_step_budget=production_step_budget)
+                                   production_step_budget=production_step_budget,
+                                   checkpoint_every_steps=checkpoint_every_steps)
         except PolyhpcError as exc:  # e.g. no lmp executable: recorded like a crash
             return finish(stage="run", error=str(exc))
         summary = [{"name": r.name, "status": r.status, "continued_from": r.continued_from}

@@ -25,7 +25,7 @@ import jinja2
 
 from polyhpc.config import load_config
 from polyhpc.errors import ConfigError
-from polyhpc.md.runner import TIMEOUT_MARK
+from polyhpc.md.runner import CHECKPOINT_MARK, TIMEOUT_MARK
 from polyhpc.md.settings import BuildSettings, Protocol
 from polyhpc.resources import templates_dir
 
@@ -197,8 +197,10 @@ def render_input(template: str, protocol: Protocol, **context) -> str:
     """
     context.setdefault("timeout_s", None)
     context.setdefault("continue_from", "")
+    context.setdefault("checkpoint_every_steps", None)
     context.setdefault("stop_step", production_steps(protocol))
     _check_context(context)
     return _environment().get_template(template).render(
         p=protocol, stages=equilibration_stages(protocol),
-        production_steps=production_steps(protocol), timeout_mark=TIMEOUT_MARK, **context)
+        production_steps=production_steps(protocol), timeout_mark=TIMEOUT_MARK,
+        checkpoint_mark=CHECKPOINT_MARK, **context)

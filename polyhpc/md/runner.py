@@ -33,6 +33,8 @@ _NONFINITE = re.compile(r"(^|\s)[-+]?(nan|inf)(\s|$)", re.IGNORECASE)
 #: What the rendered inputs print when the time budget stopped them (the echoed
 #: command holds ``$(step)``, the printed line a number).
 TIMEOUT_MARK = "polyhpc: stopped by the time budget at step"
+#: What an adaptive-MD production prints at each of its checkpoints (followed by the step).
+CHECKPOINT_MARK = "polyhpc: production checkpoint at step"
 _TIMED_OUT = re.compile(r"^" + re.escape(TIMEOUT_MARK) + r" \d+", re.MULTILINE)
 
 
