@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from polyhpc.chem.polymerize import Chain, degree_of_polymerization, polymerize
+from polyhpc.errors import PolyhpcError
 from polyhpc.md.settings import BuildSettings
 
 __all__ = ["Composition", "degree_of_polymerization", "fewest_chains", "plan_composition"]
@@ -63,6 +64,16 @@ class Composition:
         return {**asdict(self), "molality_mol_per_kg": self.molality_mol_per_kg}
 
 
+#: The largest chain polyhpc builds (heavy atoms, caps included): twice HTP-MD's largest
+#: (498 in htpmd-properties.csv). A comb with a 2-atom backbone and 14-atom side groups gets
+#: DP 76, 1,216 heavy atoms a chain: its build ran for many minutes without a word.
+MAX_CHAIN_HEAVY_ATOMS = 1000
+
+
+class BuildLimitError(PolyhpcError):
+    """A unit's HTP-MD chain is larger than polyhpc builds."""
+
+
 def fewest_chains(pairs: int, chain_mass_g_per_mol: float, max_molality_mol_per_kg: float) -> int:
     """Fewest whole chains with ``pairs / (chains x mass)`` at or below the bound."""
     def molality(n: int) -> float:
@@ -87,6 +98,13 @@ def plan_composition(smiles: str, settings: BuildSettings | None = None,
     """
     settings = settings or BuildSettings()
     chain = chain or polymerize(smiles, settings.backbone_atoms_above)
+    heavy = chain.mol.GetNumHeavyAtoms()
+    if heavy > MAX_CHAIN_HEAVY_ATOMS:
+        raise BuildLimitError(
+            f"{smiles}: a chain of {chain.degree_of_polymerization} units holds {heavy} heavy "
+            f"atoms; polyhpc builds chains of at most {MAX_CHAIN_HEAVY_ATOMS} (twice the "
+            "largest HTP-MD chain, 498): a unit with long side groups on a short backbone "
+            "needs a lower backbone_atoms_above (a deviation from the protocol)")
     per_unit = chain.backbone_atoms // chain.degree_of_polymerization
     chains = settings.chains or fewest_chains(settings.ion_pairs, chain.molar_mass_g_per_mol,
                                               settings.max_molality_mol_per_kg)

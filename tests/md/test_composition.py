@@ -122,3 +122,18 @@ def test_the_molality_bound_is_the_one_the_htpmd_data_shows(shared_data, mol_smi
     at_1_5 = plan_composition(unit, BuildSettings(max_molality_mol_per_kg=1.5))
     assert at_1_5.chains == chains - 1 and 1.4995 < at_1_5.molality_mol_per_kg <= 1.5
     assert frame["molarity"].max() == pytest.approx(1.49935, abs=1e-5)
+
+
+def test_a_chain_larger_than_polyhpc_builds_is_refused_at_once_with_the_limit():
+    import pytest
+
+    from polyhpc.errors import PolyhpcError
+    from polyhpc.md.composition import MAX_CHAIN_HEAVY_ATOMS, plan_composition
+
+    # a comb: a 2-atom backbone under 14-atom side groups gets DP 76, 1,218 heavy atoms
+    with pytest.raises(PolyhpcError, match=r"a chain of 76 units holds 1218 heavy atoms; "
+                                           r"polyhpc builds chains of at most 1000"):
+        plan_composition("*CC(*)COCCOCCOCCOCCC")
+    # HTP-MD's largest chain (498 heavy atoms) fits twice; PEO, 15 chains of DP 51
+    assert MAX_CHAIN_HEAVY_ATOMS >= 2 * 498
+    assert plan_composition("*CCO*").degree_of_polymerization == 51
