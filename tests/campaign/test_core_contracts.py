@@ -225,3 +225,56 @@ def test_campaign_plan_and_status_start_without_torch(tmp_path, command):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+class _Payload:
+    """Unpickling this creates a file: the proof that a loader ran code from a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_checkpoint_in_the_campaign_folder_is_set_aside_never_loaded(tmp_path):
+    import pickle
+
+    from polyhpc.campaign import specs
+    from polyhpc.campaign.tasks import run_task
+    from polyhpc.generate.config import GeneratorConfig, TrainConfig
+
+    marker = tmp_path / "payload-ran"
+    out = tmp_path / "iter01" / "train" / "model.pt"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(pickle.dumps(_Payload(marker)))  # not one the ledger ever recorded
+    spec = specs.TrainSpec(dataset="htpmd-train", out=str(out), config=GeneratorConfig(
+        train=TrainConfig(max_iters=2, eval_interval=1, checkpoint_interval=2, threads=1)))
+    result = run_task("train", specs.encode(spec), str(tmp_path / "task"))
+    assert not marker.exists()
+    assert (out.parent / "model.pt.unrecorded").is_file()
+    assert result["outcome"]["iterations"] == 2  # trained from scratch, not resumed
+
+
+@pytest.mark.parametrize("kind", ["sample", "surrogate_predict"])
+def test_a_model_file_that_changed_since_it_was_recorded_is_refused_unloaded(tmp_path, kind):
+    import pickle
+
+    from polyhpc.campaign import specs
+    from polyhpc.campaign.tasks import ChangedFileError, run_task
+    from polyhpc.fileio import sha256_file
+    from polyhpc.generate.config import SampleConfig
+
+    marker = tmp_path / "payload-ran"
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"the file the ledger recorded")
+    recorded = sha256_file(model)
+    model.write_bytes(pickle.dumps(_Payload(marker)))  # swapped afterwards
+    (tmp_path / "known.txt").write_text("*CCO*\n")
+    spec = specs.SampleSpec(checkpoint=str(model), checkpoint_sha256=recorded,
+                            known=str(tmp_path / "known.txt"), sampling=SampleConfig()) \
+        if kind == "sample" else specs.PredictSpec(model=str(model), model_sha256=recorded,
+                                                   smiles=("*CCO*",))
+    with pytest.raises(ChangedFileError, match="changed since the campaign recorded it"):
+        run_task(kind, specs.encode(spec))
+    assert not marker.exists()
