@@ -173,3 +173,17 @@ def test_kill_minus_9_loses_no_committed_result(tmp_path):
     for row in results:
         assert row["objective"] == pytest.approx(row["replica"] * 1e-4)
         assert Ledger.open(tmp_path).task(row["task_id"])["status"] == "done"
+
+
+@pytest.mark.parametrize("name", ["x$(touch INJECTED)y", "with space", "a;touch INJECTED",
+                                  "back`touch INJECTED`tick", "quote'd"])
+def test_a_folder_name_a_shell_would_interpret_is_refused_at_once(tmp_path, name, monkeypatch):
+    from click.testing import CliRunner
+
+    from polyhpc.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["campaign", "run", "smoke", "--dir", f"runs/{name}"])
+    assert result.exit_code == 2, result.output
+    assert "a campaign folder's path may hold only letters, digits" in result.output
+    assert not (tmp_path / "INJECTED").exists() and not (tmp_path / "runs").exists()
