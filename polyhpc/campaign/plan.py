@@ -122,29 +122,8 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
                               f"protocol's {fixed_ns:.4g} ns, from {source}")
     cores = config.md.threads * config.md.mpi_ranks
     batch = site.kind in BATCH_SITES
-    if gpus > 0:
-        share = runs_per_gpu or site.runs_per_gpu
-        slots = gpus * share
-        resource_hours = sum(runs) * replica_hours / share  # GPU-hours
-        unit = "GPU-hours"
-        per_block = max(1, site.gpus_per_node or 1) * site.nodes_per_block
-        parallel_blocks = math.ceil(gpus / per_block)
-    else:
-        node_cores = site.cores_per_node or os.cpu_count() or 1
-        if site.kind == "local":
-            slots = site.max_workers or max(1, node_cores // cores)
-            assumptions.append(f"the local site runs {slots} replica(s) at a time "
-                               + ("(site.max_workers)" if site.max_workers else
-                                  f"({node_cores} cores of this machine // {cores} per replica)"))
-        else:
-            per_node = site.max_workers or max(1, node_cores // cores)
-            slots = per_node * site.nodes_per_block * site.max_blocks
-            if not site.cores_per_node:
-                assumptions.append(f"site.cores_per_node is not set: {node_cores} cores per "
-                                   "node assumed (this machine's)")
-        resource_hours = sum(runs) * replica_hours * cores
-        unit = "core-hours"
-        parallel_blocks = site.max_blocks
+    slots, resource_hours, unit, parallel_blocks = _resources(
+        site, gpus, runs_per_gpu, cores, sum(runs) * replica_hours, assumptions)
     wall_hours = sum(math.ceil(n / slots) * replica_hours + train_hours for n in runs)
     if adaptive:
         # racing runs its rounds one after another: at least that many replica times
@@ -178,6 +157,28 @@ def plan_campaign(config: CampaignConfig, ns_per_day: float, gpus: int = 0,
                            f"{site.walltime_margin_s} s margin) continues in the next block "
                            "from its restart file")
     return plan
+
+
+def _resources(site, gpus: int, runs_per_gpu: int | None, cores: int, run_hours: float,
+               assumptions: list[str]) -> tuple[int, float, str, int]:
+    """Parallel replica runs, resource hours and their unit, blocks side by side."""
+    if gpus > 0:
+        share = runs_per_gpu or site.runs_per_gpu
+        per_block = max(1, site.gpus_per_node or 1) * site.nodes_per_block
+        return gpus * share, run_hours / share, "GPU-hours", math.ceil(gpus / per_block)
+    node_cores = site.cores_per_node or os.cpu_count() or 1
+    if site.kind == "local":
+        slots = site.max_workers or max(1, node_cores // cores)
+        assumptions.append(f"the local site runs {slots} replica(s) at a time "
+                           + ("(site.max_workers)" if site.max_workers else
+                              f"({node_cores} cores of this machine // {cores} per replica)"))
+    else:
+        per_node = site.max_workers or max(1, node_cores // cores)
+        slots = per_node * site.nodes_per_block * site.max_blocks
+        if not site.cores_per_node:
+            assumptions.append(f"site.cores_per_node is not set: {node_cores} cores per "
+                               "node assumed (this machine's)")
+    return slots, run_hours * cores, "core-hours", site.max_blocks
 
 
 def format_plan(p: dict) -> str:

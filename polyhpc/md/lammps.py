@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -231,35 +232,11 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
             (workdir / f"{name}.log").is_file() for name, *_ in jobs[:-1])
         if equilibrated_elsewhere:
             jobs = jobs[-1:]
+        call = _Call(seed, last_polymer_type, run, on_progress, production_step_budget,
+                     checkpoint_every_steps, deadline, system)
         records = []
-        for index, (name, template, outputs, context) in enumerate(jobs, start=1):
-            continued = None
-            if name == "production" and not finished_before(workdir, name, outputs):
-                continued = _continue_production(workdir, protocol)
-            budget = _remaining(deadline)
-            if budget is not None and budget < MIN_BUDGET_S and not finished_before(
-                    workdir, name, outputs):
-                record = RunRecord(name, (), str(workdir), None, True, None, 0.0, None,
-                                   timed_out=True, system_sha256=system)
-            else:
-                if context.get("s") is not None and context["s"].set_average_box:
-                    context["average_box_A"] = _average_box(workdir)
-                if name == "production":
-                    context = {**context, "stop_step": _production_stop(
-                        workdir, protocol, continued, production_step_budget),
-                        "checkpoint_every_steps": checkpoint_every_steps}
-                text = render_input(template, protocol, seed=seed,
-                                    last_polymer_type=last_polymer_type,
-                                    timeout_s=None if budget is None else int(budget),
-                                    continue_from=continued or "", **context)
-                (workdir / f"{name}.in").write_text(text)
-                tracker = _tracker(protocol, name, context, index, len(jobs))
-                if on_progress is not None and not finished_before(workdir, name, outputs):
-                    on_progress(tracker.report())
-                record = run_lammps(name, workdir / f"{name}.in", workdir, outputs,
-                                    continued_from=continued, system_sha256=system,
-                                    **{**run, "on_line": _follow(tracker, on_line,
-                                                                 on_progress)})
+        for index, job in enumerate(jobs, start=1):
+            record = _run_job(workdir, protocol, job, index, len(jobs), call)
             records.append(record)
             _record(workdir, record)
             if on_record is not None:
@@ -269,6 +246,52 @@ def run_protocol(workdir: Path, protocol: Protocol, seed: int = 1000, threads: i
         _finish_production(workdir)
         write_meta(workdir, protocol)
         return records
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What every LAMMPS run of one :func:`run_protocol` call shares."""
+
+    seed: int
+    last_polymer_type: int
+    run: dict
+    on_progress: Callable[[Progress], None] | None
+    production_step_budget: int | None
+    checkpoint_every_steps: int | None
+    deadline: float | None
+    system: str | None
+
+
+def _run_job(workdir: Path, protocol: Protocol, job: tuple, index: int, total: int,
+             call: _Call) -> RunRecord:
+    """Render and run one job (a stage or the production), or skip it without budget."""
+    name, template, outputs, context = job
+    continued = None
+    if name == "production" and not finished_before(workdir, name, outputs):
+        continued = _continue_production(workdir, protocol)
+    budget = _remaining(call.deadline)
+    if budget is not None and budget < MIN_BUDGET_S and not finished_before(
+            workdir, name, outputs):
+        return RunRecord(name, (), str(workdir), None, True, None, 0.0, None,
+                         timed_out=True, system_sha256=call.system)
+    if context.get("s") is not None and context["s"].set_average_box:
+        context["average_box_A"] = _average_box(workdir)
+    if name == "production":
+        context = {**context, "stop_step": _production_stop(
+            workdir, protocol, continued, call.production_step_budget),
+            "checkpoint_every_steps": call.checkpoint_every_steps}
+    text = render_input(template, protocol, seed=call.seed,
+                        last_polymer_type=call.last_polymer_type,
+                        timeout_s=None if budget is None else int(budget),
+                        continue_from=continued or "", **context)
+    (workdir / f"{name}.in").write_text(text)
+    tracker = _tracker(protocol, name, context, index, total)
+    if call.on_progress is not None and not finished_before(workdir, name, outputs):
+        call.on_progress(tracker.report())
+    return run_lammps(name, workdir / f"{name}.in", workdir, outputs, continued_from=continued,
+                      system_sha256=call.system,
+                      **{**call.run, "on_line": _follow(tracker, call.run["on_line"],
+                                                        call.on_progress)})
 
 
 def _finish_production(workdir: Path) -> None:
