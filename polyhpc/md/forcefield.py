@@ -116,10 +116,6 @@ class ParameterLookup:
                 found = self._find(self.tables["quadratic_angle"], key, wildcard_ends=True)
         return found
 
-    def torsion(self, a: str, b: str, c: str, d: str):
-        """Three-term (explicit) or one-term (auto) torsion parameters."""
-        return self.torsion_with_source(a, b, c, d)[0]
-
     def torsion_with_source(self, a: str, b: str, c: str, d: str):
         """Torsion parameters and where they came from.
 
