@@ -217,3 +217,37 @@ def kept_trajectory(dump, meta):
     return {"ids": np.array(dump["ids"])[keep], "types": types[keep],
             "positions": dump["positions"][:, keep] - com[:, None, :],
             "boxes": dump["boxes"], "timesteps": dump["timesteps"]}
+
+
+def conductivity_S_per_cm(path, meta, max_cluster=10):
+    """Cluster Nernst-Einstein conductivity from the pure-Python twin, README conventions.
+
+    The reference's rules of ``../shared/data/README.md``: endpoint MSD after removing each
+    frame's centre of mass, clusters of Li and TFSI N/O/S within 3.4 A, charge i - j, S/cm.
+    """
+    dump = read_dump(path)
+    masses = dump["standard_masses"]
+    com = (dump["positions"] * masses[None, :, None]).sum(axis=1) / masses.sum()
+    positions = dump["positions"] - com[:, None, :]
+    types = dump["types"]
+    n_frames = positions.shape[0]
+
+    def diffusivity_cm2_per_s(mask):
+        msd_A2 = np.mean(np.sum((positions[-1, mask] - positions[0, mask]) ** 2, axis=-1))
+        return msd_A2 / (6 * (n_frames - 1) * meta["time_step"]) * 1e-4
+
+    d_li = diffusivity_cm2_per_s(types == meta["cation_raw_type"])
+    d_tfsi = diffusivity_cm2_per_s(types == meta["anion_raw_type"])
+    atoms = np.isin(types, [90, 93, 94, 95])
+    counts = np.zeros((50, 50))
+    for f in range(n_frames):
+        labels = clusters(positions[f, atoms], dump["boxes"][f], 3.4, dump["mols"][atoms])
+        counts += population(labels, types[atoms] == 90, types[atoms] == 93)
+    counts /= n_frames
+    total = 0.0
+    for i in range(max_cluster):
+        for j in range(max_cluster):
+            if i != j:
+                total += (i - j) ** 2 * counts[i, j] * (d_li if i > j else d_tfsi)
+    volume_cm3 = np.prod(dump["boxes"][0]) * 1e-24
+    return 1.602176634e-19**2 / (volume_cm3 * 1.380649e-23 * meta["temperature"]) * total

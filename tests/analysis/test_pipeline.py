@@ -41,36 +41,6 @@ def _polyethylene(folder):
     return path
 
 
-def _twin_conductivity_S_per_cm(path, meta, max_cluster=10):
-    """Cluster Nernst-Einstein conductivity from the pure-Python twin, README conventions."""
-    dump = naive.read_dump(path)
-    masses = dump["standard_masses"]
-    com = (dump["positions"] * masses[None, :, None]).sum(axis=1) / masses.sum()
-    positions = dump["positions"] - com[:, None, :]
-    types = dump["types"]
-    n_frames = positions.shape[0]
-
-    def diffusivity_cm2_per_s(mask):
-        msd_A2 = np.mean(np.sum((positions[-1, mask] - positions[0, mask]) ** 2, axis=-1))
-        return msd_A2 / (6 * (n_frames - 1) * meta["time_step"]) * 1e-4
-
-    d_li = diffusivity_cm2_per_s(types == meta["cation_raw_type"])
-    d_tfsi = diffusivity_cm2_per_s(types == meta["anion_raw_type"])
-    atoms = np.isin(types, [90, 93, 94, 95])
-    population = np.zeros((50, 50))
-    for f in range(n_frames):
-        labels = naive.clusters(positions[f, atoms], dump["boxes"][f], 3.4, dump["mols"][atoms])
-        population += naive.population(labels, types[atoms] == 90, types[atoms] == 93)
-    population /= n_frames
-    total = 0.0
-    for i in range(max_cluster):
-        for j in range(max_cluster):
-            if i != j:
-                total += (i - j) ** 2 * population[i, j] * (d_li if i > j else d_tfsi)
-    volume_cm3 = np.prod(dump["boxes"][0]) * 1e-24
-    return 1.602176634e-19**2 / (volume_cm3 * 1.380649e-23 * meta["temperature"]) * total
-
-
 def test_a_polymer_without_n_o_or_s_gets_its_conductivity_and_an_undefined_polymer_diffusivity(
         tmp_path):
     path = _polyethylene(tmp_path)
@@ -86,7 +56,7 @@ def test_a_polymer_without_n_o_or_s_gets_its_conductivity_and_an_undefined_polym
         assert result.note(key) == NO_POLYMER_REASON
     assert set(result.msd) == {"li", "tfsi"}
     assert result.conductivity > 0
-    assert result.conductivity == pytest.approx(_twin_conductivity_S_per_cm(path, meta),
+    assert result.conductivity == pytest.approx(naive.conductivity_S_per_cm(path, meta),
                                                 rel=1e-9)
     # the same trajectory with polymer atoms in the diffusivity (its carbons): same ions, same
     # conductivity to the last bit, and a polymer diffusivity

@@ -10,19 +10,9 @@ from pathlib import Path
 import pytest
 
 from polyhpc.campaign.store import Ledger
+from tests.campaign.conftest import ledger_results
 
 pytestmark = [pytest.mark.lammps, pytest.mark.slow]
-
-
-def _results(folder):
-    ledger = Ledger.open(folder, readonly=True)
-    rows = {}
-    for r in ledger.results():
-        c = ledger.candidate(r["candidate_id"])
-        rows[(c["iteration"], c["role"], c["canonical"], r["replica"])] = (
-            r["properties"]["conductivity"], r["properties"]["li_diffusivity"], r["objective"])
-    ledger.close()
-    return rows
 
 
 def _start(folder):
@@ -74,4 +64,4 @@ def test_a_killed_campaign_continues_to_the_results_of_an_uninterrupted_one(tmp_
     assert ledger.events("resume") and ledger.events("continuation")
     assert [r["status"] for r in ledger.runs()] == ["killed", "finished"]
     # the same seeds give the same numbers as the uninterrupted campaign
-    assert _results(folder) == _results(smoke_campaign)
+    assert ledger_results(folder) == ledger_results(smoke_campaign)
