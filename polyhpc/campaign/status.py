@@ -76,6 +76,7 @@ def snapshot(ledger: Ledger) -> dict:
         "driver": ("running" if last_run and _alive(last_run) else
                    (last_run["status"] if last_run else "never run")),
         "runs": len(runs), "elapsed_s": elapsed,
+        "md_eta_s": md_eta_s(ledger.tasks("md")),
         "replicas": {"queued": sum(md[s] for s in _QUEUED), "running": md["running"],
                      "done": md["done"], "failed": md["failed"]},
         "analyses": {"queued": sum(analyses[s] for s in _QUEUED), "done": analyses["done"],
@@ -85,7 +86,8 @@ def snapshot(ledger: Ledger) -> dict:
         "objective": config.get("objective", "conductivity"),
         "source": source, "md_results": sources["md_results"], "md_reason": sources["md_reason"],
         "adaptive": bool((config.get("md") or {}).get("adaptive")), "md_usage": md_usage(ledger),
-        "units": {"elapsed_s": "s", "objective_min": "S/cm", "objective_mean": "S/cm",
+        "units": {"elapsed_s": "s", "md_eta_s": "s", "objective_min": "S/cm",
+                  "objective_mean": "S/cm",
                   "used_ns": "ns", "fixed_ns": "ns", "fraction": "1",
                   "objective_max": "S/cm", "draws_per_candidate": "draws"},
     }
@@ -97,6 +99,21 @@ def format_elapsed(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def md_eta_s(tasks: list[dict]) -> float | None:
+    """Seconds until the MD in the queue is done, from this campaign's measured runs.
+
+    The mean wall time of its finished replica runs, times the runs left (a running one
+    counts half), shared among the runs that run at once now. None before one finished.
+    """
+    done = [t["ended_at"] - t["started_at"] for t in tasks
+            if t["status"] == "done" and t["started_at"] and t["ended_at"]]
+    running = sum(t["status"] == "running" for t in tasks)
+    left = sum(t["status"] in _QUEUED for t in tasks) + 0.5 * running
+    if not done or not left:
+        return None
+    return sum(done) / len(done) * left / max(1, running)
+
+
 def progress_line(s: dict) -> str:
     """One line a person can follow: iteration, stage, candidates, replicas, time."""
     r = s["replicas"]
@@ -105,7 +122,9 @@ def progress_line(s: dict) -> str:
     return (f"[{format_elapsed(s['elapsed_s'])}] iteration {s['iteration'] or '-'}/"
             f"{s['iterations_total']} {s['stage']}: "
             f"candidates {sampled if sampled is not None else 'not sampled yet'}, replicas queued "
-            f"{r['queued']} running {r['running']} done {r['done']} failed {r['failed']}")
+            f"{r['queued']} running {r['running']} done {r['done']} failed {r['failed']}"
+            + (f", MD left ~{format_elapsed(s['md_eta_s'])} at the measured rate"
+               if s.get("md_eta_s") else ""))
 
 
 def format_status(s: dict) -> str:

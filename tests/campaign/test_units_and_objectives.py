@@ -42,3 +42,17 @@ def test_aggregate_is_the_sample_mean_and_std_of_finished_replicas():
     ("", None)])
 def test_slurm_time_left_strings(text, seconds):
     assert parse_time_left(text) == seconds
+
+
+def test_the_md_eta_is_the_measured_mean_times_the_runs_left_over_those_running():
+    from polyhpc.campaign.status import md_eta_s
+
+    def task(status, start=None, end=None):
+        return {"status": status, "started_at": start, "ended_at": end}
+
+    tasks = [task("done", 1, 101), task("done", 1, 301), task("running", 5),
+             task("pending"), task("submitted")]
+    # mean 200 s, 2 queued + half of the running one, 1 running at a time
+    assert md_eta_s(tasks) == pytest.approx(200 * 2.5 / 1)
+    assert md_eta_s([task("running", 5)]) is None  # nothing measured yet
+    assert md_eta_s([task("done", 1, 101)]) is None  # nothing left
