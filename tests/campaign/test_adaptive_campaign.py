@@ -80,8 +80,9 @@ def test_racing_stops_candidates_after_their_first_round_and_a_production_early(
     ledger = Ledger.open(folder, readonly=True)
     decisions = ledger.decisions()
     stops = [d for d in decisions if d["outcome"] == "below"]
-    # a candidate decided below the reference at the end of its first round, with its why
-    first = [d for d in stops if d["round"] == 1 and d["production_ps"] == 10.0]
+    # a candidate decided below the reference in its first round, with its why (a round is
+    # looked at each checkpoint its replicas reached, then at its end)
+    first = [d for d in stops if d["round"] == 1]
     assert first, decisions
     for d in first:
         candidate = ledger.candidate(d["candidate_id"])
