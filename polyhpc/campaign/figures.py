@@ -54,8 +54,9 @@ def plot_distribution(data: dict, path: Path, dpi: int = 150) -> Path:
                TRAINING_COLOUR)]
     if data["source"] is not None:
         for k, it in enumerate(data["iterations"]):
-            series.append((f"iteration {it['iteration']}", np.asarray(it["values"]) * 1e3,
-                           COLOURS[k % len(COLOURS)]))
+            where = f" (MD, {data['md']['force_field']})" if data["source"] == "md" else ""
+            series.append((f"iteration {it['iteration']}{where}",
+                           np.asarray(it["values"]) * 1e3, COLOURS[k % len(COLOURS)]))
     positive = np.concatenate([v[v > 0] for _, v, _ in series if len(v)] or [np.array([1.0])])
     if len(positive) == 0:
         positive = np.array([1.0])
@@ -115,7 +116,7 @@ def plot_replicas(data: dict, path: Path, dpi: int = 150, limit: int = 40) -> Pa
         values = np.asarray(ref["replicas"], float) * 1e3
         mean, std = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
         ax.axhspan(mean - std, mean + std, color="#56B4E9", alpha=0.3, lw=0,
-                   label=f"reference {ref['display']} mean ± std")
+                   label=f"reference {ref['display']}: {mean:.3g} ± {std:.2g} (mean ± std)")
         ax.axhline(mean, color="#0072B2", ls="--", lw=1.5)
     for x, c in enumerate(rows, start=1):
         values = np.asarray(c["replicas"], float) * 1e3
@@ -124,7 +125,8 @@ def plot_replicas(data: dict, path: Path, dpi: int = 150, limit: int = 40) -> Pa
         std = values.std(ddof=1) if len(values) > 1 else 0.0
         ax.errorbar([x], [values.mean()], yerr=[[std], [std]], fmt="D", ms=6, color=colour,
                     capsize=4, lw=1.5)
-    ax.plot([], [], "D", color="#D55E00", label="winner: mean ± std")
+    if any(c["winner"] for c in rows):
+        ax.plot([], [], "D", color="#D55E00", label="winner: mean ± std")
     ax.plot([], [], "D", color="#555555", label="other candidates: mean ± std")
     ax.plot([], [], "o", color="#555555", alpha=0.6, ms=3.5, label="one replica")
     ax.set_xticks(range(1, len(rows) + 1),

@@ -154,7 +154,7 @@ def format_status(s: dict) -> str:
                      + (f", {p['fed_back']} beat the reference" if where else "")
                      + f"; {stats if where else 'no results'}")
     usage = s["md_usage"]
-    if usage["fixed_ns"]:
+    if usage["fixed_ns"] and s["adaptive"]:
         per = "; ".join(f"iteration {r['iteration']} {r['used_ns']:.4g} of {r['fixed_ns']:.4g}"
                         for r in usage["iterations"] if r["fixed_ns"])
         lines.append(f"  MD used {usage['used_ns']:.4g} ns of the fixed protocol's "
