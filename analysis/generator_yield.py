@@ -57,9 +57,14 @@ SETTINGS = {
 
 
 def measure_yield(state, reference: TrainingReference, setting: str, max_draws: int,
-                  seed: int) -> dict:
-    """Draws needed for 50 candidates (or what ``max_draws`` draws gave)."""
-    config = SampleConfig(n=50, max_draws=max_draws, seed=seed, **SETTINGS[setting])
+                  seed: int, token_count: str = "body") -> dict:
+    """Draws needed for 50 candidates (or what ``max_draws`` draws gave).
+
+    ``token_count``: "body" keeps units of at most 10 body tokens, "with-ends" the
+    authors' rule (10 with the two end markers: at most 8 body tokens).
+    """
+    config = SampleConfig(n=50, max_draws=max_draws, seed=seed, token_count=token_count,
+                          **SETTINGS[setting])
     began = time.perf_counter()
     report = generate_candidates(state.model, state.tokenizer, reference.exact,
                                  reference.canonical, config)
@@ -75,7 +80,8 @@ def measure_yield(state, reference: TrainingReference, setting: str, max_draws: 
                                           for c in report.candidates) / len(report.candidates),
                    "mean_tokens": sum(c.n_tokens for c in report.candidates)
                    / len(report.candidates)}
-    return {"setting": setting, "accepted": len(report.candidates), "draws": report.draws,
+    return {"setting": setting, "token_count": token_count, "body_tokens": config.body_tokens,
+            "accepted": len(report.candidates), "draws": report.draws,
             "reached": report.reached, "draws_per_candidate": report.draws_per_candidate,
             "rejected": report.rejected, "wall_s": wall_s, "candidate_quality": quality,
             "candidates": [c.smiles for c in report.candidates]}
@@ -124,6 +130,9 @@ def main() -> None:
     parser.add_argument("--per-length", action="store_true",
                         help="length-conditioned models: 500 rows per asked length 1-10")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--token-count", default="body,with-ends",
+                        help="length rules to measure: body (<= 10 body tokens), with-ends "
+                             "(the authors': 10 with the end markers, <= 8 body tokens)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -140,12 +149,14 @@ def main() -> None:
                "length_conditioning": train.get("length_conditioning", "none"),
                "extra_copies": state.data_summary.get("extra_copies", {}),
                "yield": [], "metrics": []}
-        for setting in filter(None, args.settings.split(",")):
-            result = measure_yield(state, reference, setting, args.max_draws, args.seed)
+        for setting, rule in [(s, r) for s in filter(None, args.settings.split(","))
+                              for r in args.token_count.split(",")]:
+            result = measure_yield(state, reference, setting, args.max_draws, args.seed, rule)
             row["yield"].append(result)
             rejected = ", ".join(f"{k} {v}" for k, v in list(result["rejected"].items())[:4])
             quality = ", ".join(f"{k} {v:.2f}" for k, v in result["candidate_quality"].items())
-            print(f"{path}  {setting:<14} {result['accepted']:>3} in {result['draws']:>6} "
+            print(f"{path}  {setting:<14} {rule:<9} {result['accepted']:>3} in "
+                  f"{result['draws']:>6} "
                   f"draws ({result['wall_s']} s); {rejected}\n    candidates: {quality}",
                   flush=True)
         if args.metrics:
