@@ -24,7 +24,7 @@ from tests.containers.defs import ROOT
 
 pytestmark = pytest.mark.slow
 
-SOURCES = ["pyproject.toml", "README.md", "polyhpc", "lammps_templates", "workflows"]
+SOURCES = ["pyproject.toml", "README.md", "LICENSE", "polyhpc", "lammps_templates", "workflows"]
 
 CHECK = textwrap.dedent("""
     import importlib, json, pkgutil, sys
