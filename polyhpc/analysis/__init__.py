@@ -7,13 +7,10 @@ point, :func:`analyze`), ``results`` and ``replicas`` (schema, replica checks an
 of every kernel, cached on disk, with a writable cache folder found or made).
 """
 
-__all__ = ["analyze"]
+from polyhpc.lazy import exports
 
+_EXPORTS = {"analyze": "polyhpc.analysis.pipeline:analyze_path"}
+__all__ = sorted(_EXPORTS)
 
-def __getattr__(name: str):
-    """``from polyhpc.analysis import analyze``, imported on first use (Numba is slow to load)."""
-    if name == "analyze":
-        from polyhpc.analysis.pipeline import analyze_path
-
-        return analyze_path
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# imported on first use (Numba is slow to load)
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())

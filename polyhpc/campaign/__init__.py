@@ -7,17 +7,10 @@ From a notebook::
     frames["aggregates"][["candidate_id", "source", "objective_mean", "status"]]
 """
 
-__all__ = ["ledger_frames"]
+from polyhpc.lazy import exports
 
+_EXPORTS = {"ledger_frames": "polyhpc.campaign.store"}
+__all__ = sorted(_EXPORTS)
 
-def __getattr__(name: str):
-    """``ledger_frames``, imported on first use."""
-    if name == "ledger_frames":
-        from polyhpc.campaign.store import ledger_frames
-
-        return ledger_frames
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# imported on first use
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())

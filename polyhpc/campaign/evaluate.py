@@ -215,6 +215,20 @@ class EvaluationContext:
         return self.config.md.required_replicas(self.replicas)
 
 
+class Evaluator:
+    """What every evaluator works with: its context's ledger, scheduler and config."""
+
+    def __init__(self, context: EvaluationContext):
+        self.context = context
+        self.ledger = context.ledger
+        self.scheduler = context.scheduler
+        self.config = context.config
+
+    def evaluate(self, it: int, candidates: list[dict], reference: dict) -> None:
+        """Evaluate ``candidates`` of iteration ``it`` and, once per campaign, ``reference``."""
+        raise NotImplementedError
+
+
 def make_evaluator(context: EvaluationContext):
     """The evaluator of ``context.config.evaluator.kind``."""
     from polyhpc.campaign.md_evaluator import MdEvaluator

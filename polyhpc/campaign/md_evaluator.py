@@ -16,7 +16,7 @@ from pathlib import Path
 from polyhpc.campaign import specs
 from polyhpc.campaign.adaptive import ReplicaPlan
 from polyhpc.campaign.evaluate import (
-    EvaluationContext,
+    Evaluator,
     UnitMismatchError,
     aggregate,
     buildability,
@@ -26,14 +26,8 @@ from polyhpc.campaign.evaluate import (
 from polyhpc.campaign.md_chain import next_step
 
 
-class MdEvaluator:
+class MdEvaluator(Evaluator):
     """MD replicas of candidates, and the reference's, aggregated per candidate."""
-
-    def __init__(self, context: EvaluationContext):
-        self.context = context
-        self.ledger = context.ledger
-        self.scheduler = context.scheduler
-        self.config = context.config
 
     # ------------------------------------------------------------------ what to evaluate
     def evaluate(self, it: int, candidates: list[dict], reference: dict) -> None:

@@ -18,7 +18,7 @@ import dataclasses
 import math
 
 from polyhpc.campaign import specs
-from polyhpc.campaign.evaluate import EvaluationContext, aggregate, objective_value
+from polyhpc.campaign.evaluate import Evaluator, aggregate, objective_value
 from polyhpc.campaign.md_evaluator import MdEvaluator
 from polyhpc.config import to_dict
 
@@ -55,14 +55,8 @@ def pick_for_md(rows: list[dict], k: int, method: str, beta: float,
     return picked["canonical"].tolist()
 
 
-class SurrogateEvaluator:
+class SurrogateEvaluator(Evaluator):
     """Surrogate predictions for candidates; as the evaluator, they are the results."""
-
-    def __init__(self, context: EvaluationContext):
-        self.context = context
-        self.ledger = context.ledger
-        self.scheduler = context.scheduler
-        self.config = context.config
 
     def evaluate(self, it: int, candidates: list[dict], reference: dict) -> None:
         """Predict the candidates and the reference; record the predictions as results."""

@@ -12,7 +12,7 @@ commands do) never loads torch::
     report = generate_candidates(state.model, state.tokenizer, set(), set(), SampleConfig(n=10))
 """
 
-from importlib import import_module
+from polyhpc.lazy import exports
 
 #: Exported name -> the module that defines it.
 _EXPORTS = {
@@ -28,15 +28,5 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    """The names of ``__all__``, imported on first use (torch is slow to load)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """Module attributes and the lazily imported exports."""
-    return sorted(set(globals()) | set(__all__))
+# imported on first use (torch is slow to load)
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())

@@ -15,7 +15,7 @@ neither RDKit nor the force field::
     write_system("peo", built)          # peo/system.lmp and peo/meta.json
 """
 
-from importlib import import_module
+from polyhpc.lazy import exports
 
 #: Exported name -> the module that defines it.
 _EXPORTS = {
@@ -31,15 +31,5 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    """The names of ``__all__``, imported on first use (RDKit and the force field are slow)."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """Module attributes and the lazily imported exports."""
-    return sorted(set(globals()) | set(__all__))
+# imported on first use (RDKit and the force field are slow)
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
