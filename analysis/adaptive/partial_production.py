@@ -97,13 +97,14 @@ def write_trajectory(folder: Path, model: str, seed: int, n_pairs: int = 20,
     return folder
 
 
-def conductivity_by_length(folder: Path, lengths_ps=LENGTHS_PS) -> dict:
+def conductivity_by_length(folder: Path, lengths_ps=LENGTHS_PS,
+                           frame_ps: float = FRAME_PS) -> dict:
     """The analysis' conductivity and Li diffusivity after each production length."""
     from polyhpc.analysis import analyze
 
     out = {}
     for p in lengths_ps:
-        frames = int(round(p / FRAME_PS)) + 1
+        frames = int(round(p / frame_ps)) + 1
         cut = folder.parent / f"{folder.name}-{int(p)}"
         _truncate(folder, cut, frames)
         result = analyze(cut)
@@ -133,14 +134,14 @@ def caged_ratio(t_ps: float, total_ps: float = TOTAL_PS) -> float:
     return estimate(t_ps) / estimate(total_ps)
 
 
-def study(folders: list[Path]) -> dict:
+def study(folders: list[Path], lengths_ps=LENGTHS_PS, frame_ps: float = FRAME_PS) -> dict:
     """sigma(p) / sigma(T) and D_Li(p) / D_Li(T) per length: mean and std over replicas."""
-    ratios = {p: [] for p in LENGTHS_PS}
-    li = {p: [] for p in LENGTHS_PS}
+    ratios = {p: [] for p in lengths_ps}
+    li = {p: [] for p in lengths_ps}
     for folder in folders:
-        values = conductivity_by_length(folder)
-        final = values[LENGTHS_PS[-1]]
-        for p in LENGTHS_PS:
+        values = conductivity_by_length(folder, lengths_ps, frame_ps)
+        final = values[lengths_ps[-1]]
+        for p in lengths_ps:
             if final["conductivity"] > 0:
                 ratios[p].append(values[p]["conductivity"] / final["conductivity"])
             li[p].append(values[p]["li_diffusivity"] / final["li_diffusivity"])
@@ -149,13 +150,14 @@ def study(folders: list[Path]) -> dict:
                      if len(ratios[p]) > 1 else None,
                      "li_d_ratio_mean": float(np.mean(li[p])),
                      "li_d_ratio_std": float(np.std(li[p], ddof=1)) if len(li[p]) > 1 else None,
-                     "replicas": len(li[p])} for p in LENGTHS_PS}
+                     "replicas": len(li[p])} for p in lengths_ps}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/adaptive"))
     parser.add_argument("--replicas", type=int, default=6)
+    parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--lammps", type=Path, nargs="*", default=[],
                         help="replica folders of real LAMMPS productions to add")
     args = parser.parse_args()
@@ -164,21 +166,28 @@ def main() -> int:
                               "long_time_d_A2_per_ps": LONG_D,
                               "closed_form_d_ratio": {str(p): caged_ratio(p)
                                                       for p in LENGTHS_PS}}}
-    for model in ("brownian", "caged"):
+    for model in () if args.skip_synthetic else ("brownian", "caged"):
         folders = [write_trajectory(args.out / f"{model}-{k}", model, seed=k)
                    for k in range(args.replicas)]
         report[model] = study(folders)
         for folder in folders:
             shutil.rmtree(folder)
     if args.lammps:
-        report["lammps"] = study(args.lammps)
+        meta = json.loads((args.lammps[0] / "meta.json").read_text())
+        frame_ps = float(meta["time_step"])
+        with open(args.lammps[0] / "traj.lammpstrj") as dump:
+            frames = sum(line.startswith("ITEM: TIMESTEP") for line in dump)
+        total = (frames - 1) * frame_ps
+        lengths = tuple(round(total * f / frame_ps) * frame_ps
+                        for f in (0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0))
+        report["lammps"] = study(args.lammps, lengths, frame_ps)
     (args.out / "partial-production.json").write_text(json.dumps(report, indent=2))
     for model in ("brownian", "caged", "lammps"):
         if model not in report:
             continue
         print(f"{model}: production ps -> sigma(p)/sigma(T) mean (std), D_Li(p)/D_Li(T) mean")
         for p, row in report[model].items():
-            form = report["caged_model"]["closed_form_d_ratio"][p]
+            form = report["caged_model"]["closed_form_d_ratio"].get(p)
             closed = f"  closed form D ratio {form:.3f}" if model == "caged" else ""
             sigma = "n/a" if row["sigma_ratio_mean"] is None else \
                 f"{row['sigma_ratio_mean']:.3f} ({row['sigma_ratio_std'] or 0:.3f})"
