@@ -129,7 +129,9 @@ def test_ctrl_c_stops_cleanly_and_a_copy_and_a_move_resume_to_the_same_results(
 
 
 def test_a_campaign_whose_every_lammps_run_fails_ends_with_exit_code_3(tmp_path):
-    config = _config(tmp_path, md={"lmp_args": ["-nonsense"], "replicas": 1, "retries": 0})
+    # every lmp run stops at once: "ERROR: Unknown package keyword: nonsense"
+    config = _config(tmp_path, md={"lmp_args": ["-pk", "nonsense"], "replicas": 1,
+                                   "retries": 0})
     done = subprocess.run([POLYHPC, "campaign", "run", str(config), "--dir",
                            str(tmp_path / "c")], capture_output=True, text=True, timeout=1200)
     assert done.returncode == 3, done.stderr

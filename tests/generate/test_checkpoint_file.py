@@ -189,13 +189,21 @@ def test_a_checkpoint_of_a_newer_polyhpc_asks_for_an_upgrade(tmp_path, checkpoin
     assert result.exit_code == 2
 
 
-def test_training_refuses_a_huge_number_of_extra_copies_before_any_work(tmp_path):
+@pytest.mark.parametrize(("extra", "fragment"), [
+    # one entry above the field's range: the config refuses it as it is read
+    ("[{smiles: '*CCO*', copies: 1000000000000, label: 1}]",
+     "gen.yaml: data.extra[0].copies: 1000000000000 is above the maximum 1000000"),
+    # entries each in range whose sum is not: refused before the training set is built
+    ("[{smiles: '*CCO*', copies: 600000, label: 1}, {smiles: '*CCN*', copies: 600000, label: 1}]",
+     "data.extra[1].copies: 600000 would bring the extra copies to 1200000; at most 1,000,000 "
+     "in all"),
+])
+def test_training_refuses_a_huge_number_of_extra_copies_before_any_work(tmp_path, extra,
+                                                                        fragment):
     config = tmp_path / "gen.yaml"
-    config.write_text("data:\n  extra: [{smiles: '*CCO*', copies: 1000000000000, label: 1}]\n"
-                      "train:\n  max_iters: 1\n")
+    config.write_text(f"data:\n  extra: {extra}\ntrain:\n  max_iters: 1\n")
     out = tmp_path / "model.pt"
     result = CliRunner().invoke(main, ["generate", "train", "--config", str(config), "--out",
                                        str(out)])
-    _only_error_line(result, "data.extra[0].copies: 1000000000000 would bring the extra copies "
-                             "to 1000000000000; at most 1,000,000 in all")
+    _only_error_line(result, fragment)
     assert not out.exists()
