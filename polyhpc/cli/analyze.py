@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import main
+from polyhpc.cli.base import _bar, _emit, _note, main
 from polyhpc.errors import PolyhpcError
-from polyhpc.fileio import finite_json
 
 
 # ------------------------------------------------------------------------ analyze
@@ -93,8 +91,8 @@ def _announce_compilation() -> None:
     from polyhpc.analysis.pipeline import kernel_cache_folder, kernels_to_compile
 
     if kernels_to_compile():
-        click.echo("compiling the analysis kernels with Numba (once: about a minute; cached in "
-                   f"{kernel_cache_folder()})", err=True)
+        _note("compiling the analysis kernels with Numba (once: about a minute; cached in "
+              f"{kernel_cache_folder()})")
 
 
 def _echo_text(results, summary) -> None:
@@ -115,7 +113,12 @@ def _echo_text(results, summary) -> None:
         click.echo(f"  {label:<34} {value}")
 
 
-@main.command()
+@main.command(examples=(
+    "polyhpc analyze runs/peo/rep0                      # one HTP-MD folder (traj + meta.json)",
+    "polyhpc analyze runs/peo/rep0 runs/peo/rep1 --save --out runs/peo/analysis   # replicas",
+    "polyhpc analyze traj.lammpstrj --meta meta.json --frames 500: --plot --out figs/",
+    "polyhpc analyze run.dcd --topology system.data --meta meta.json --json",
+))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--meta", "meta_path", type=click.Path(path_type=Path),
               help="meta.json (default: beside the trajectory).")
@@ -143,7 +146,8 @@ def _echo_text(results, summary) -> None:
               show_default=True, help="Folder for --plot figures and result JSON files.")
 @click.option("--save", is_flag=True, help="Write each result as JSON to --out, and the "
               "replica mean and std as aggregate.json.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print results as JSON: {replicas, aggregate, units}.")
 def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, anion_type,
             polymer_types, temperature_K, frame_interval_ps, solvate_elements, cluster_cutoff_A,
             max_cluster, plot, out, save, as_json) -> None:
@@ -163,8 +167,6 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
     and std as aggregate.json; --plot writes NAME-msd.png and
     NAME-population.png.
     """
-    from tqdm import tqdm
-
     from polyhpc.analysis.pipeline import analyze_path, locate_inputs
     from polyhpc.analysis.replicas import aggregate_replicas, replica_names, save_results
 
@@ -180,7 +182,7 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
     results = []
     for path, trajectory_file in zip(paths, files, strict=True):
         size = trajectory_file.stat().st_size
-        with tqdm(total=size, unit="B", unit_scale=True, desc=trajectory_file.name,
+        with _bar(total=size, unit="B", unit_scale=True, desc=trajectory_file.name,
                   disable=size < 50e6, leave=False) as bar:
             results.append(analyze_path(path, meta_path, selection, allow_truncated, topology,
                                         overrides, max_cluster,
@@ -198,9 +200,11 @@ def analyze(paths, meta_path, topology, frames, allow_truncated, cation_type, an
             plot_msd(result, out / f"{name}-msd.png")
             plot_population(result, out / f"{name}-population.png")
     if as_json:
+        from polyhpc.analysis.results import UNITS
+
         payload = {"replicas": [r.to_dict(arrays=False) for r in results]}
         if summary:
             payload["aggregate"] = summary.to_dict()
-        click.echo(json.dumps(finite_json(payload), indent=2, default=float))
+        _emit(payload, True, "", units=UNITS)
     else:
         _echo_text(results, summary)

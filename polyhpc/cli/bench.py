@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _emit, main
+from polyhpc.cli.base import _bar, _emit, _note, main
 
 
 # -------------------------------------------------------------------------- bench
@@ -15,7 +15,11 @@ def bench() -> None:
     """Rerunnable performance benchmarks."""
 
 
-@bench.command("analysis")
+@bench.command("analysis", examples=(
+    "polyhpc bench analysis                                      # a 5 ns HTP-MD replica, 0.9 GB",
+    "polyhpc bench analysis --frames 250 --fresh                 # a tenth, dump rewritten",
+    "polyhpc bench analysis --frames 20 --workdir /tmp/b --json  # tiny, as JSON",
+))
 @click.option("--frames", "n_frames", default=2500, show_default=True,
               type=click.IntRange(min=5), help="Frames of the synthetic dump.")
 @click.option("--atoms", "n_atoms", default=6440, show_default=True,
@@ -32,21 +36,27 @@ def bench_analysis(n_frames, n_atoms, workdir, fresh, as_json) -> None:
     ~0.9 GB). Reports parse MB/s, cluster frames/s, MSD time, the total from
     file to JSON, and peak memory of the analysis process.
     """
-    from tqdm import tqdm
-
     from polyhpc.analysis.bench import format_table, run_analysis_benchmark
 
-    with tqdm(total=n_frames, desc="writing synthetic dump", unit="frame", leave=False) as bar:
+    with _bar(total=n_frames, desc="writing synthetic dump", unit="frame", leave=False) as bar:
         report = run_analysis_benchmark(workdir, n_frames, n_atoms, reuse=not fresh,
                                         progress=lambda n: bar.update(n - bar.n))
-    _emit(report.to_dict(), as_json, format_table(report))
+    _emit(report.to_dict(), as_json, format_table(report),
+          units={"file_MB": "MB", "parse_s": "s", "parse_MB_per_s": "MB/s", "clusters_s": "s",
+                 "clusters_frames_per_s": "frames/s", "msd_s": "s", "total_s": "s",
+                 "peak_memory_MB": "MB"})
 
 
-@bench.command("generator")
+@bench.command("generator", examples=(
+    "polyhpc bench generator                           # 6,000 iterations, 500 samples",
+    "polyhpc bench generator --iters 200 -n 100        # a quick estimate",
+    "polyhpc bench generator --preset gpt-mini --json  # the larger preset, JSON",
+))
 @click.option("--iters", "iterations", default=6000, show_default=True,
               type=click.IntRange(min=1),
               help="Training iterations to time (the paper trains 6,000).")
-@click.option("--preset", default="gpt-nano", show_default=True)
+@click.option("--preset", default="gpt-nano", show_default=True,
+              help="Model preset to train (gpt-nano, gpt-mini, ...).")
 @click.option("-n", "n_samples", default=500, show_default=True, type=click.IntRange(min=1),
               help="Samples to time.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -56,12 +66,10 @@ def bench_generator(iterations, preset, n_samples, as_json) -> None:
     Trains on the oversampled HTP-MD set exactly as `generate train` does
     (in a temporary folder), then draws N unconstrained samples in eval mode.
     """
-    from tqdm import tqdm
-
     from polyhpc.data import load_htpmd_train
     from polyhpc.generate.bench import run_generator_benchmark
 
-    with tqdm(total=iterations, desc="train", unit="it", leave=False) as bar:
+    with _bar(total=iterations, desc="train", unit="it", leave=False) as bar:
         report = run_generator_benchmark(load_htpmd_train(), iterations, preset, n_samples,
                                          on_step=lambda i, loss: setattr(bar, "n", i) or (
                                              i % 50 == 0 and bar.refresh()))
@@ -71,10 +79,16 @@ def bench_generator(iterations, preset, n_samples, as_json) -> None:
             f"on {r.threads} threads\n"
             f"sampling: {r.n_samples} samples in {r.sample_s:.2f} s "
             f"({r.samples_per_s:.0f} samples/s)")
-    _emit(report.to_dict(), as_json, text)
+    _emit(report.to_dict(), as_json, text,
+          units={"train_s": "s", "iterations_per_s": "it/s", "projected_6000_s": "s",
+                 "sample_s": "s", "samples_per_s": "samples/s"})
 
 
-@bench.command("surrogate")
+@bench.command("surrogate", examples=(
+    "polyhpc bench surrogate                          # GP training and 1,000 predictions",
+    "polyhpc bench surrogate --kind gbt --members 10  # tree ensembles",
+    "polyhpc bench surrogate -n 10000 --json          # more candidates, JSON",
+))
 @click.option("--kind", type=click.Choice(["gp", "gbt"]), default="gp", show_default=True,
               help="Model: Gaussian process (the default surrogate) or tree ensembles.")
 @click.option("--members", default=5, show_default=True, type=click.IntRange(min=1),
@@ -108,10 +122,16 @@ def bench_surrogate(kind, members, n_predict, as_json) -> None:
               "candidates_per_s": round(n_predict / predict_s, 1)}
     _emit(report, as_json, f"trained {what} on {model.n_training} polymers in "
                            f"{train_s:.1f} s; predicted {n_predict} candidates in "
-                           f"{predict_s:.2f} s ({n_predict / predict_s:.0f}/s)")
+                           f"{predict_s:.2f} s ({n_predict / predict_s:.0f}/s)",
+          units={"train_s": "s", "predict_s": "s", "candidates_per_s": "candidates/s"})
 
 
-@bench.command("md")
+@bench.command("md", examples=(
+    "polyhpc bench md                                          # paper-size PEO, 500 steps",
+    "polyhpc bench md --profile smoke --steps 100 --threads 1  # a quick check",
+    "polyhpc bench md --data run/relaxed.lmp --steps 2000      # an equilibrated system",
+    "polyhpc bench md --compare-ff --eqfactor 0.01             # public PCFF vs PCFF+ density",
+))
 @click.option("--smiles", default="*CCO*", show_default=True, help="Repeat unit to build.")
 @click.option("--data", "data_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Time an existing data file (e.g. an equilibrated relaxed.lmp) instead.")
@@ -122,7 +142,8 @@ def bench_surrogate(kind, members, n_predict, as_json) -> None:
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1),
               help="OpenMP threads.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".polyhpc-bench/md"), show_default=True)
+              default=Path(".polyhpc-bench/md"), show_default=True,
+              help="Where the system is built and LAMMPS runs (report.json is saved here).")
 @click.option("--compare-ff", is_flag=True,
               help="Instead: equilibrate the unit at the profile's size with the public PCFF "
                    "and with PCFF+ values (--frc-b), report both densities.")
@@ -154,9 +175,13 @@ def bench_md(smiles, data_file, profile, steps, threads, workdir, compare_ff, eq
 
         report = compare_force_fields(
             workdir, _profile(profile), eqfactor, production_ps, frc_b, smiles, threads,
-            on_record=None if as_json else lambda r: click.echo(
-                f"  {Path(r.workdir).name} {r.name} {r.status} {r.wall_s:.0f} s", err=True))
-        _emit(report, as_json, format_compare(report))
+            on_record=None if as_json else lambda r: _note(
+                f"  {Path(r.workdir).name} {r.name} {r.status} {r.wall_s:.0f} s"))
+        units = {"production_ps": "ps", "wall_s": "s", "density_g_cm3": "g/cm^3", "box_A": "A",
+                 "molality_mol_per_kg": "mol/kg"}
+        if production_ps > 0:  # the analysis' conductivity of each run
+            units["conductivity_S_per_cm"] = "S/cm"
+        _emit(report, as_json, format_compare(report), units=units)
         return
     from polyhpc.fileio import finite_json, write_json_atomic
     from polyhpc.md.bench import format_report, run_md_benchmark
@@ -164,4 +189,9 @@ def bench_md(smiles, data_file, profile, steps, threads, workdir, compare_ff, eq
     report = run_md_benchmark(workdir, _profile(profile), smiles, data_file, steps, threads)
     # `polyhpc campaign plan --rate` reads the measured speed from here
     saved = write_json_atomic(Path(workdir) / "report.json", finite_json(report))
-    _emit(report, as_json, format_report(report) + f"\nsaved {saved} (campaign plan --rate)")
+    units = {"wall_s": "s", "ns_per_day": "ns/day"}  # of the polyhpc and by_hand runs
+    if "system" in report:  # built here, not --data
+        units.update({"build_s": "s", "molality_mol_per_kg": "mol/kg", "box_A": "A",
+                      "initial_density_g_cm3": "g/cm^3"})
+    _emit(report, as_json, format_report(report) + f"\nsaved {saved} (campaign plan --rate)",
+          units=units)

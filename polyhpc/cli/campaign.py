@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _emit, main
+from polyhpc.cli.base import _emit, _quiet, main
 
 _dir_argument = click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 
@@ -37,9 +37,13 @@ def campaign() -> None:
 
 
 class _Progress:
-    """Prints the ledger's progress line to stderr when it changes (at most once a second)."""
+    """Prints the ledger's progress line to stderr when it changes (at most once a second).
+
+    Silent under ``polyhpc -q``.
+    """
 
     def __init__(self, folder: Path):
+        self.quiet = _quiet()  # read here: the driver may call from another thread
         self.folder = folder
         self.last = ""
         self.when = 0.0
@@ -50,7 +54,7 @@ class _Progress:
         from polyhpc.campaign.store import Ledger
 
         now = time.monotonic()
-        if now - self.when < 1.0:
+        if self.quiet or now - self.when < 1.0:
             return
         self.when = now
         if self.ledger is None:
@@ -123,7 +127,7 @@ def campaign_run(config_path, folder, site_path, as_json) -> None:
     if status == "budget":
         click.echo("stopped: the budget is spent (raise budget.* in the config and run again "
                    "to continue)", err=True)
-    _emit({**state, "ended": status}, as_json, "\n".join(lines))
+    _emit({**state, "ended": status}, as_json, "\n".join(lines), units={})
     if status == "budget":
         sys.exit(3)
 
@@ -187,7 +191,7 @@ def campaign_status(folder, as_json) -> None:
 
     ledger = Ledger.open(folder, readonly=True)
     state = snapshot(ledger)
-    _emit(state, as_json, format_status(state))
+    _emit(state, as_json, format_status(state), units={})
 
 
 @campaign.command("bench")
@@ -198,14 +202,22 @@ def campaign_status(folder, as_json) -> None:
 @click.option("--config", "config_path",
               help="Use the site: section of this campaign config (default: the local site).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".polyhpc-bench/campaign"), show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+              default=Path(".polyhpc-bench/campaign"), show_default=True,
+              help="Folder for the site's run directory and the tasks' files.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result (with units).")
 def campaign_bench(n_tasks, workers, config_path, workdir, as_json) -> None:
     """Orchestration overhead: N no-op tasks through a Parsl site (local by default).
 
     Reports the block start-up, the throughput (wall time / tasks with all
     workers busy) and the round-trip latency of one task at a time.
-    """
+
+    For example:
+
+    \b
+      polyhpc campaign bench                          # 1000 tasks, 2 local workers
+      polyhpc campaign bench --tasks 200 --workers 4 --json
+      polyhpc campaign bench --config my-campaign.yaml   # that config's site (e.g. SLURM)
+    """  # noqa: D301
     from polyhpc.campaign.bench import run_overhead_benchmark
 
     site = None
@@ -218,7 +230,8 @@ def campaign_bench(n_tasks, workers, config_path, workdir, as_json) -> None:
             f"{report['startup_s']:.2f} s, "
             f"{report['per_task_ms']:.2f} ms/task in a batch ({report['tasks_per_s']:.0f} "
             f"tasks/s), {report['round_trip_ms']:.2f} ms per task one at a time")
-    _emit(report, as_json, text)
+    _emit(report, as_json, text, units={"startup_s": "s", "per_task_ms": "ms",
+                                        "tasks_per_s": "1/s", "round_trip_ms": "ms"})
 
 
 @campaign.command("report")
@@ -260,7 +273,7 @@ def campaign_report(folder, out, fmt, dpi, as_json) -> None:
                      + (f", mean {mean:.4g} mS/cm ({where}), {r['winners']} above the "
                         "reference" if where and mean is not None else ", no results"))
     lines.append(f"wrote {report['html']} and {report['markdown']}")
-    _emit(report, as_json, "\n".join(lines))
+    _emit(report, as_json, "\n".join(lines), units={})
 
 
 @campaign.command("plan")
@@ -307,7 +320,7 @@ def campaign_plan(config_path, rate, gpus, runs_per_gpu, train_hours, replay_pat
         config = dataclasses.replace(config, site=load_site(site_path))
     plan = plan_campaign(config, read_rate(rate), gpus, runs_per_gpu, train_hours,
                          read_replay(replay_path) if replay_path else None)
-    _emit(plan, as_json, format_plan(plan))
+    _emit(plan, as_json, format_plan(plan), units={})
 
 
 @campaign.command("replay")
@@ -385,4 +398,4 @@ def campaign_replay(folder, policy_path, means_path, reference_mean, replica_cv,
         report = replay_means(read_means(means_path), reference_mean, replica_cv, seeds,
                               policy, design)
     assert isinstance(policy, AdaptiveConfig)
-    _emit(report, as_json, format_replay(report))
+    _emit(report, as_json, format_replay(report), units={})

@@ -14,8 +14,11 @@ def data() -> None:
     """Registered datasets (HTP-MD training set and properties)."""
 
 
-@data.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@data.command("list", examples=(
+    "polyhpc data list            # each dataset and the file it resolves to",
+    "POLYHPC_DATA=/data/htpmd polyhpc data list --json",
+))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: {rows, units}.")
 def data_list(as_json: bool) -> None:
     """List registered datasets and where each resolves."""
     from polyhpc.data.registry import DATASETS, resolve
@@ -29,12 +32,15 @@ def data_list(as_json: bool) -> None:
         rows.append({"name": name, "description": dataset.description, "path": where})
     text = "\n".join(f"{r['name']:<18} {r['path'] or '(not found locally)'}\n"
                      f"{'':<18} {r['description']}" for r in rows)
-    _emit(rows, as_json, text)
+    _emit(rows, as_json, text, units={})
 
 
-@data.command("info")
+@data.command("info", examples=(
+    "polyhpc data info                      # the paper's 6,024 training polymers",
+    "polyhpc data info htpmd-properties --json",
+))
 @click.argument("name", default="htpmd-train")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (with units).")
 def data_info(name: str, as_json: bool) -> None:
     """Counts, conductivity statistics (mS/cm) and class sizes of NAME.
 
@@ -59,7 +65,7 @@ def data_info(name: str, as_json: bool) -> None:
                "units": {"min_mS_per_cm": "mS/cm", "max_mS_per_cm": "mS/cm",
                          "mean_mS_per_cm": "mS/cm", "std_mS_per_cm": "mS/cm",
                          "high_threshold_mS_per_cm": "mS/cm"}}
-    _emit(payload, as_json, text)
+    _emit(payload, as_json, text, units={})
 
 
 #: Which high-class threshold polyhpc uses, and why (``data info`` says it).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _emit, main
+from polyhpc.cli.base import _bar, _emit, _note, main
 from polyhpc.errors import PolyhpcError
 
 
@@ -51,7 +51,16 @@ def _training_frame(dataset: str, extra_csv: Path | None):
     return frame
 
 
-@generate.command("train")
+@generate.command("train", examples=(
+    "polyhpc generate train --config workflows/generator-paper.yaml --out gen/model.pt"
+    "    # paper run",
+    "polyhpc generate train --config workflows/generator-smoke.yaml --out g.pt --iters 5"
+    "  # quick test",
+    "polyhpc generate train --config workflows/generator-smoke.yaml --out g.pt --resume"
+    "   # continue it",
+    "polyhpc generate train --init gen/model.pt --add new-md.csv --out gen2/model.pt"
+    "      # fine-tune",
+))
 @click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
               help="YAML with 'data' and 'train' sections (see workflows/generator-*.yaml).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -78,8 +87,6 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
     """
     import dataclasses
 
-    from tqdm import tqdm
-
     from polyhpc.config import load_config
     from polyhpc.generate.train import GeneratorConfig, TrainingInterrupted, train_generator
 
@@ -97,7 +104,7 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
     def step(iteration: int, loss: float) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=config.train.max_iters, desc="train", unit="it")
+            bar = _bar(total=config.train.max_iters, desc="train", unit="it")
         bar.n = iteration
         if iteration % 20 == 0:
             bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
@@ -123,10 +130,20 @@ def generate_train(config_path, out, dataset, extra_csv, init, resume, iters, as
             f"training set: {summary['training_sequences']} sequences, classes "
             f"{summary['class_counts']}, {summary['distinct_units']} distinct units, "
             f"extra {summary['extra_copies']}\ncheckpoint: {report.checkpoint}")
-    _emit(dataclasses.asdict(report), as_json, text)
+    _emit(dataclasses.asdict(report), as_json, text,
+          units={"wall_s": "s", "iterations_per_s": "it/s", "final_train_loss": "nats/token",
+                 "final_validation_loss": "nats/token"})
 
 
-@generate.command("sample")
+@generate.command("sample", examples=(
+    "polyhpc generate sample gen/model.pt"
+    "                                          # 50 high-class units",
+    "polyhpc generate sample gen/model.pt -n 200 --stability --out c.csv"
+    "           # screened, as CSV",
+    "polyhpc generate sample gen/model.pt --prompt 00000 --eval --seed 3"
+    "           # low class, eval",
+    "polyhpc generate sample gen/model.pt --decoding budget --max-tokens 8 --json  # JSON report",
+))
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), default=50, show_default=True,
               help="Candidates to find.")
@@ -170,8 +187,6 @@ def generate_sample(checkpoint, n, prompt, temperature, top_k, dropout, max_toke
     the rejections by reason. Exits 2 when --max-draws runs out first (the
     candidates found so far are still printed and written).
     """
-    from tqdm import tqdm
-
     from polyhpc.data.htpmd import LOADERS
     from polyhpc.generate.metrics import TrainingReference
     from polyhpc.generate.sample import SampleConfig, generate_candidates
@@ -187,7 +202,7 @@ def generate_sample(checkpoint, n, prompt, temperature, top_k, dropout, max_toke
                           dropout=dropout, max_tokens=max_tokens or None, decoding=decoding,
                           lengths=tuple(lengths), max_draws=max_draws, stability=stability,
                           sa_threshold=sa_threshold, seed=seed)
-    with tqdm(total=n, desc="candidates", unit="cand", disable=as_json) as bar:
+    with _bar(total=n, desc="candidates", unit="cand", disable=as_json) as bar:
         report = generate_candidates(state.model, state.tokenizer, reference.exact,
                                      reference.canonical, config,
                                      progress=lambda got, draws: (bar.update(got - bar.n),
@@ -204,13 +219,16 @@ def generate_sample(checkpoint, n, prompt, temperature, top_k, dropout, max_toke
     lines.append(f"# {len(report.candidates)} candidates from {report.draws} draws ("
                  + (f"{per:.1f} draws per candidate" if per else "none accepted")
                  + "); rejected: " + ", ".join(f"{k} {v}" for k, v in report.rejected.items()))
-    _emit(report.to_dict(), as_json, "\n".join(lines))
+    _emit(report.to_dict(), as_json, "\n".join(lines), units={})
     if not report.reached:
         raise PolyhpcError(f"only {len(report.candidates)} of {n} candidates after "
                            f"{report.draws} draws (--max-draws); results so far are shown above")
 
 
-@generate.command("convert")
+@generate.command("convert", examples=(
+    "polyhpc generate convert old.pt gen/model.pt         # rewrite in the current format",
+    "polyhpc generate convert old.pt gen/model.pt --json  # the same, report as JSON",
+))
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -229,16 +247,22 @@ def generate_convert(old, new, as_json) -> None:
     _emit({"old": str(old), "new": str(new), "format": CHECKPOINT_FORMAT,
            "iteration": state.iteration, "vocabulary_size": len(state.tokenizer)}, as_json,
           f"converted {old} (iteration {state.iteration}, {len(state.tokenizer)} tokens) to "
-          f"{new} ({CHECKPOINT_FORMAT})")
+          f"{new} ({CHECKPOINT_FORMAT})", units={})
 
 
-@generate.command("metrics")
+@generate.command("metrics", examples=(
+    "polyhpc generate metrics gen/model.pt                           # six metrics of 500 samples",
+    "polyhpc generate metrics gen/model.pt -n 2000 --eval            # more samples, eval mode",
+    "polyhpc generate metrics gen/model.pt --temperature 0.5 --json  # cooler sampling, JSON",
+    "polyhpc generate metrics gen/model.pt --sa-ends reference       # SA with [Au]/[Cu] ends",
+))
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-n", "n", type=click.IntRange(min=1), default=500, show_default=True,
               help="Samples to draw.")
-@click.option("--prompt", default="11111", show_default=True)
+@click.option("--prompt", default="11111", show_default=True,
+              help="Class prompt: 11111 asks for high conductivity, 00000 for low.")
 @click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=1.0,
-              show_default=True)
+              show_default=True, help="Softmax temperature (the paper: 1.0).")
 @click.option("--top-k", type=click.IntRange(min=1), default=40, show_default=True,
               help="Sample only among the k likeliest tokens (PolyGen's figures: 40).")
 @click.option("--dropout/--eval", "dropout", default=True, show_default=True,
@@ -246,7 +270,8 @@ def generate_convert(old, new, as_json) -> None:
 @_dataset_option
 @click.option("--sa-ends", type=click.Choice(["hydrogen", "reference"]), default="hydrogen",
               show_default=True, help="End handling of the SA score (reference = [Au]/[Cu]).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seeds token draws and dropout masks.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def generate_metrics(checkpoint, n, prompt, temperature, top_k, dropout, dataset, sa_ends,
                      seed, as_json) -> None:
@@ -277,21 +302,32 @@ def generate_metrics(checkpoint, n, prompt, temperature, top_k, dropout, dataset
                "temperature": temperature}
     text = "\n".join(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}"
                      for k, v in payload.items())
-    _emit(payload, as_json, text)
+    _emit(payload, as_json, text, units={})
 
 
-@generate.command("search")
+@generate.command("search", examples=(
+    "polyhpc generate search --config workflows/generator-paper.yaml"
+    "                # the paper's grid",
+    "polyhpc generate search --presets gpt-nano --temperatures 0.5,1.0"
+    "              # a smaller grid",
+    "polyhpc generate search --max-iters 200 --interval 100 -n 50 --workdir /tmp/s  # quick test",
+))
 @click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path),
               help="Generator YAML (data and train sections) used for every grid point.")
-@click.option("--presets", default="gpt-nano,gpt-mini", show_default=True)
-@click.option("--temperatures", default="0.1,0.5,1.0", show_default=True)
-@click.option("--max-iters", type=click.IntRange(min=1), default=6000, show_default=True)
+@click.option("--presets", default="gpt-nano,gpt-mini", show_default=True,
+              help="Comma-separated model presets to train (gpt-nano, gpt-mini, ...).")
+@click.option("--temperatures", default="0.1,0.5,1.0", show_default=True,
+              help="Comma-separated softmax temperatures to sample each checkpoint at.")
+@click.option("--max-iters", type=click.IntRange(min=1), default=6000, show_default=True,
+              help="Training iterations of each preset.")
 @click.option("--interval", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Score a checkpoint every this many iterations.")
 @click.option("-n", "n_samples", type=click.IntRange(min=2), default=500, show_default=True,
               help="Samples per grid point.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("runs/search"), show_default=True)
+              default=Path("runs/search"), show_default=True,
+              help="Folder for each preset's checkpoints and search.csv; finished presets "
+                   "there are not retrained.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def generate_search(config_path, presets, temperatures, max_iters, interval, n_samples, workdir,
                     as_json) -> None:
@@ -311,9 +347,9 @@ def generate_search(config_path, presets, temperatures, max_iters, interval, n_s
         raise PolyhpcError(f"--temperatures {temperatures!r}: every temperature must be > 0")
     base = load_config(config_path, GeneratorConfig)
     table = run_search(load_htpmd_train(), base, search, workdir,
-                       on_row=None if as_json else lambda r: click.echo(
+                       on_row=None if as_json else lambda r: _note(
                            f"{r['preset']:<9} {r['iterations']:>6} T={r['temperature']:<4} "
-                           f"score {r['score']:.3f}", err=True))
+                           f"score {r['score']:.3f}"))
     best = table.loc[table["score"].idxmax()].to_dict()
     columns = ["preset", "iterations", "temperature", "validity", "uniqueness", "novelty",
                "synthesizability", "similarity", "diversity", "score"]
@@ -321,4 +357,4 @@ def generate_search(config_path, presets, temperatures, max_iters, interval, n_s
     text += (f"\nbest: {best['preset']} at {best['iterations']} iterations, "
              f"T={best['temperature']} (score {best['score']:.3f}); table: "
              f"{workdir / 'search.csv'}")
-    _emit({"rows": table.to_dict(orient="records"), "best": best}, as_json, text)
+    _emit({"rows": table.to_dict(orient="records"), "best": best}, as_json, text, units={})

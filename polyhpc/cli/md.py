@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _emit, _read_smiles, main
+from polyhpc.cli.base import _bar, _emit, _note, _quiet, _read_smiles, main
 
 #: Exit code of ``md run`` stopped by its --time-limit (run it again to continue).
 EXIT_TIMED_OUT = 3
@@ -49,15 +49,16 @@ def _stage_line(r) -> str:
 class _ProgressBar:
     """One bar on stderr for the LAMMPS run in progress: stage, simulated ps, ETA.
 
-    tqdm draws only on a terminal (``disable=None``); elsewhere the per-run lines
-    are all that is printed. The bar is cleared when its run ends, and the run's
-    line takes its place.
+    Drawn only on a terminal and never under ``polyhpc -q``; elsewhere the
+    per-run lines are all that is printed. The bar is cleared when its run
+    ends, and the run's line takes its place.
     """
 
     def __init__(self, prefix: str = ""):
         self.prefix = prefix
         self.bar = None
         self.name = None
+        self.quiet = _quiet()  # read here: the callbacks may run outside the click context
 
     def update(self, progress) -> None:
         if progress.name != self.name:
@@ -68,12 +69,10 @@ class _ProgressBar:
         self.bar.refresh()
 
     def _open(self, progress):
-        from tqdm import tqdm
-
         unit = progress.unit
         counts = "{n:.0f}/{total:.0f} it" if unit == "it" else "{n:.3g}/{total:.3g} ps"
-        return tqdm(total=progress.total or None, unit=unit, disable=None, leave=False,
-                    file=sys.stderr, dynamic_ncols=True,
+        return _bar(total=progress.total or None, unit=unit, disable=self.quiet, leave=False,
+                    dynamic_ncols=True,
                     desc=f"{self.prefix}{progress.name}"
                          + (f" {progress.kind}" if progress.kind != progress.name else "")
                          + f" ({progress.index}/{progress.count})",
@@ -139,12 +138,30 @@ _prefix_option = click.option(
                                      "polyhpc.sif' (lmp is then the image's).")
 _SEED = click.IntRange(min=0, max=2**31 - 101)
 
+#: Units of the numbers ``md run`` (and ``md replicas``) report per LAMMPS run.
+_RUN_UNITS = {"wall_s": "s", "ns_per_day": "ns/day"}
+#: Units of the numbers of a build summary (``md build``; LAMMPS 'real' units).
+_BUILD_UNITS = {"polymer_mass_g_per_mol": "g/mol", "molality_mol_per_kg": "mol/kg",
+                "max_molality_mol_per_kg": "mol/kg", "box_A": "A",
+                "initial_density_g_cm3": "g/cm^3", "density_g_cm3": "g/cm^3",
+                "min_distance_A": "A", "min_heavy_distance_A": "A", "build_s": "s"}
 
-@md.command("types")
+
+@md.command("types", examples=(
+    "polyhpc md types '*CCO*'                      # PEO: types, charges, missing terms",
+    "polyhpc md types '*CCO*' '*CC(C)O*' --json    # two units, as JSON",
+    "polyhpc md types --file candidates.csv        # the first column of a CSV",
+    "printf '*CCO*\\n' | polyhpc md types --file -  # units from standard input",
+))
 @click.argument("units", nargs=-1)
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path),
+              help="Read units from a file, one per line (first CSV column; - for standard "
+                   "input).")
 @_frc_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one row per unit (types, charges in e, missing "
+                   "terms).")
 def md_types(units, file, frc, as_json) -> None:
     """PCFF types, bond-increment charges and missing terms of a capped trimer."""
     from polyhpc.md.coverage import unit_assignment
@@ -165,13 +182,19 @@ def md_types(units, file, frc, as_json) -> None:
         for kind, keys in a.missing.items():
             for key in keys:
                 lines.append(f"  missing {kind}: {'-'.join(key)}")
-    _emit(rows, as_json, "\n".join(lines))
+    _emit(rows, as_json, "\n".join(lines), units={"charges": "e"})
 
 
-@md.command("coverage")
-@click.option("--dataset", default="htpmd-train", show_default=True)
+@md.command("coverage", examples=(
+    "polyhpc md coverage                             # htpmd-train with the public pcff.frc",
+    "polyhpc md coverage --dataset htpmd-properties  # the labelled HTP-MD set",
+    "polyhpc md coverage --frc pcffplus.frc --json   # another force field, as JSON",
+))
+@click.option("--dataset", default="htpmd-train", show_default=True,
+              help="Dataset whose repeat units are checked (htpmd-train or htpmd-properties).")
 @_frc_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: counts, fraction and failures by reason.")
 def md_coverage(dataset, frc, as_json) -> None:
     """Fraction of a dataset's repeat units with a complete PCFF parameter set."""
     from polyhpc.data.htpmd import LOADERS
@@ -187,10 +210,15 @@ def md_coverage(dataset, frc, as_json) -> None:
     text = (f"{report.n_complete} of {report.n_units} units complete "
             f"({100 * report.fraction:.2f} %)\n"
             + "\n".join(f"{n:>6}  {reason}" for reason, n in report.failures.items()))
-    _emit(payload, as_json, text)
+    _emit(payload, as_json, text, units={})
 
 
-@md.command("run")
+@md.command("run", examples=(
+    "polyhpc md run run/                        # equilibrate, then production",
+    "polyhpc md run run/ --threads 4 --ranks 2  # 2 MPI ranks x 4 OpenMP threads",
+    "polyhpc md run run/ --time-limit 82800     # stop cleanly before a 24 h walltime",
+    "polyhpc md run run/ --json                 # one record per LAMMPS run, as JSON",
+))
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--profile", help="paper, gpu, smoke or a YAML file (default: the profile "
                                 "recorded in WORKDIR/meta.json; another one is refused).")
@@ -205,7 +233,9 @@ def md_coverage(dataset, frc, as_json) -> None:
               help="Stop cleanly after this many seconds (e.g. before a SLURM walltime): the "
                    f"stage is redone, production continues from its restart on the next "
                    f"`md run`; exit code {EXIT_TIMED_OUT}.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one record per LAMMPS run (status, wall time, "
+                   "ns/day) instead of the per-run lines.")
 def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefix, time_limit_s,
            as_json) -> None:
     """Equilibrate (from WORKDIR/system.lmp) and run production with real LAMMPS.
@@ -239,7 +269,7 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefi
     finally:
         bar.close()
     if as_json:
-        _emit([r.to_dict() for r in records], as_json, "")
+        _emit([r.to_dict() for r in records], as_json, "", units=_RUN_UNITS)
     failed = [r for r in records if not r.ok]
     if failed:
         raise PolyhpcError(f"stage {failed[0].name} failed: {failed[0].error} "
@@ -250,7 +280,12 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefi
         sys.exit(EXIT_TIMED_OUT)
 
 
-@md.command("build")
+@md.command("build", examples=(
+    "polyhpc md build '*CCO*' --out run/                    # paper-size PEO system",
+    "polyhpc md build '*CCO*' --out smoke/ --profile smoke  # a small test system",
+    "polyhpc md build '*CCO*' --out run/ --seed 7 --force   # rebuild with another seed",
+    "polyhpc md build '*CCCO*' --out p/ --chains 4 --json   # 4 chains, summary as JSON",
+))
 @click.argument("smiles")
 @click.option("--out", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder to create (system.lmp, meta.json).")
@@ -270,7 +305,8 @@ def md_run(workdir, profile, seed, threads, mpi_ranks, gpus, lmp_args, lmp_prefi
 @click.option("--force", is_flag=True, help="Delete the run files already in --out first "
                                             "(else a folder holding a run is refused).")
 @_frc_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: the build summary and topology counts.")
 def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
              as_json) -> None:
     """Build a PCFF polymer + LiTFSI system for one repeat unit (LAMMPS data file).
@@ -314,10 +350,15 @@ def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
             f"{counts['impropers']} impropers; {s['force_field']}; profile {protocol.name}; "
             f"built in {s['build_s']:.1f} s")
     _emit({**s, "counts": counts, "outdir": str(outdir), "protocol": protocol.name},
-          as_json, text)
+          as_json, text, units=_BUILD_UNITS)
 
 
-@md.command("replicas")
+@md.command("replicas", examples=(
+    "polyhpc md replicas '*CCO*' --out peo/                         # the profile's replicas",
+    "polyhpc md replicas '*CCO*' -n 2 --profile smoke --out smoke/  # two quick test replicas",
+    "polyhpc md replicas '*CCO*' --out peo/ --threads 8 --seed 3    # 8 threads, other seeds",
+    "polyhpc md replicas '*CCO*' --out peo/ --frc pcffplus.frc      # with a PCFF+ .frc",
+))
 @click.argument("smiles")
 @click.option("-n", "--replicas", type=click.IntRange(min=1),
               help="Number of replicas (default: the profile's).")
@@ -333,7 +374,9 @@ def md_build(smiles, outdir, profile, seed, chains, pairs, molality, force, frc,
 @_lmp_args_option
 @_prefix_option
 @_frc_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one outcome per replica (status, failed stage, "
+                   "ns/day per run).")
 def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, gpus, lmp_args,
                 lmp_prefix, frc, as_json) -> None:
     """Build and run independent replicas of one repeat unit.
@@ -350,11 +393,11 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, gpu
         state = "ok" if outcome["ok"] else f"FAILED at {outcome['stage']}"
         bar.close()
         bar.prefix = f"rep{outcome['replica'] + 1} "
-        click.echo(f"replica {outcome['replica']} finished: {state}", err=True)
+        _note(f"replica {outcome['replica']} finished: {state}")
 
     def on_record(record) -> None:
         bar.finish(record)
-        click.echo(f"  {Path(record.workdir).name} {_stage_line(record)}", err=True)
+        _note(f"  {Path(record.workdir).name} {_stage_line(record)}")
 
     try:
         outcomes = run_replicas(smiles, outdir, _profile(profile), replicas, seed, frc=frc,
@@ -367,12 +410,16 @@ def md_replicas(smiles, replicas, outdir, profile, seed, threads, mpi_ranks, gpu
     text = "\n".join(f"rep{o['replica']}: " + ("ok" if o["ok"] else
                                                 f"FAILED at {o['stage']}: {o['error']}")
                      for o in outcomes)
-    _emit(outcomes, as_json, text)
+    _emit(outcomes, as_json, text, units={"ns_per_day": "ns/day"})
     if not any(o["ok"] for o in outcomes):
         raise PolyhpcError(f"all {len(outcomes)} replicas failed (see {outdir / 'replicas.json'})")
 
 
-@md.command("plot")
+@md.command("plot", examples=(
+    "polyhpc md plot peo/rep0               # writes peo/rep0/equilibration.png",
+    "polyhpc md plot peo/rep0 --out eq.pdf  # another file and format",
+    "polyhpc md plot peo/rep0 --json        # last density, T and P of each stage",
+))
 @click.argument("workdir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--profile", help="paper, gpu, smoke or a YAML file (default: the profile "
                                 "recorded in WORKDIR/meta.json).")
@@ -393,8 +440,9 @@ def md_plot(workdir, profile, path, as_json) -> None:
     rows = [{"stage": t.name, "density_g_cm3": _last(t.column("v_sysdensity")),
              "temperature_K": _last(t.column("Temp")), "pressure_atm": _last(t.column("Press"))}
             for t in thermo]
-    if as_json:
-        _emit(rows, True, "")
+    if as_json:  # LAMMPS 'real' units: K and atm; the density variable is in g/cm^3
+        _emit(rows, True, "", units={"density_g_cm3": "g/cm^3", "temperature_K": "K",
+                                     "pressure_atm": "atm"})
         return
     meta = read_meta(workdir)
     from polyhpc.chem.smiles import normalize_end_markers  # the unit as *...*, not [Cu]...[Au]

@@ -7,12 +7,22 @@ from pathlib import Path
 
 import click
 
-from polyhpc.cli.base import _emit, _read_smiles, main
+from polyhpc.cli.base import _emit, _note, _read_smiles, main
 from polyhpc.config import option_type
 from polyhpc.errors import PolyhpcError
 from polyhpc.surrogate.config import KINDS, TARGET_UNITS, TARGETS, SurrogateConfig
 
 _MODEL_PATH = click.argument("model_path", type=click.Path(dir_okay=False, path_type=Path))
+_UNITS_FILE = click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+
+
+def _prediction_units(columns) -> dict[str, str]:
+    """Units of the prediction columns present (``surrogate_<target>[_std]``, S/cm)."""
+    units = {"surrogate_conductivity_S_per_cm": "S/cm", "acquisition": TARGET_UNITS[
+        "log10_conductivity"]}
+    for target, unit in TARGET_UNITS.items():
+        units[f"surrogate_{target}"] = units[f"surrogate_{target}_std"] = unit
+    return {name: unit for name, unit in units.items() if name in columns}
 
 
 @main.group()
@@ -66,8 +76,8 @@ def _config(config_file: Path | None, kind: str | None, targets: str | None,
         changes["members"] = members
     config = dataclasses.replace(config, **changes)
     if members and config.kind != "gbt":
-        click.echo(f"warning: --members applies to --kind gbt only; the {config.kind} model "
-                   "ignores it", err=True)
+        _note(f"warning: --members applies to --kind gbt only; the {config.kind} model "
+              "ignores it")
     return config
 
 
@@ -90,7 +100,12 @@ def _with_config_options(func):
     return func
 
 
-@surrogate.command("train")
+@surrogate.command("train", examples=(
+    "polyhpc surrogate train --out surrogate.npz                      # GP of log10 conductivity",
+    "polyhpc surrogate train --out all.npz --targets all              # every HTP-MD target",
+    "polyhpc surrogate train --out gbt.npz --kind gbt --members 10    # 10-tree ensembles",
+    "polyhpc surrogate train --out s.npz --add md-results.csv --json  # with new MD results",
+))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to save the trained model (arrays and JSON settings, no pickle; "
                    "e.g. surrogate.npz).")
@@ -114,7 +129,8 @@ def surrogate_train(out, targets, config_file, kind, members, extra_csv, as_json
     info = {**model.describe(), "path": str(out)}
     _emit(info, as_json, f"trained {info['kind']} surrogate of {', '.join(info['targets'])} "
                          f"on {info['n_training']} polymers in {info['train_s']} s "
-                         f"({info['invalid_units']} invalid units skipped); saved {out}")
+                         f"({info['invalid_units']} invalid units skipped); saved {out}",
+          units={"train_s": "s"})
 
 
 def _predict_text(table) -> str:
@@ -127,11 +143,16 @@ def _predict_text(table) -> str:
     return shown + f"\nno prediction for {len(failed)} unit(s):\n" + "\n".join(lines)
 
 
-@surrogate.command("predict")
+@surrogate.command("predict", examples=(
+    "polyhpc surrogate predict surrogate.npz '*CCO*' '*CCCO*'                     # two units",
+    "polyhpc surrogate predict surrogate.npz --file cands.csv --out p.csv         # a file, saved",
+    "printf '*CCO*\\n*CCCO*\\n' | polyhpc surrogate predict surrogate.npz --file -  # from stdin",
+))
 @_MODEL_PATH
 @click.argument("units", nargs=-1)
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Read units from a file, one per line (first CSV column).")
+@click.option("--file", type=_UNITS_FILE,
+              help="Read units from a file, one per line (first CSV column; - for standard "
+                   "input).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the table as CSV.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -150,12 +171,16 @@ def surrogate_predict(model_path, units, file, out, as_json) -> None:
     table = model.predict(_read_smiles(units, file))
     if out:
         table.to_csv(out, index=False)
-    _emit(json.loads(table.to_json(orient="records")), as_json, _predict_text(table))
+    _emit(json.loads(table.to_json(orient="records")), as_json, _predict_text(table),
+          units=_prediction_units(table.columns))
     if table["reason"].notna().all():
         sys.exit(1)
 
 
-@surrogate.command("convert")
+@surrogate.command("convert", examples=(
+    "polyhpc surrogate convert old.pkl surrogate.npz --trust-pickle         # a model you made",
+    "polyhpc surrogate convert old.pkl surrogate.npz --trust-pickle --json  # report as JSON",
+))
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--trust-pickle", is_flag=True,
@@ -183,7 +208,8 @@ def surrogate_convert(old, new, trust_pickle, as_json) -> None:
     model.save(new)
     info = {**model.describe(), "old": str(old), "path": str(new), "format": FORMAT}
     _emit(info, as_json, f"converted {old} ({info['kind']} surrogate of "
-                         f"{', '.join(info['targets'])}) to {new} ({FORMAT})")
+                         f"{', '.join(info['targets'])}) to {new} ({FORMAT})",
+          units={"train_s": "s"})
 
 
 def _evaluate_text(report: dict) -> str:
@@ -214,7 +240,13 @@ def _evaluate_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-@surrogate.command("evaluate")
+@surrogate.command("evaluate", examples=(
+    "polyhpc surrogate evaluate"
+    "                                          # 5-fold CV of log10 conductivity",
+    "polyhpc surrogate evaluate --ood --plot calibration.png"
+    "             # plus extrapolation, figure",
+    "polyhpc surrogate evaluate --target transference_number --kind gbt  # another target",
+))
 @click.option("--target", type=click.Choice(list(TARGETS)), default="log10_conductivity",
               show_default=True, help="Property to evaluate.")
 @click.option("--folds", type=click.IntRange(min=2, max=20), default=5, show_default=True,
@@ -245,13 +277,20 @@ def surrogate_evaluate(target, folds, config_file, kind, members, ood, plot, as_
         from polyhpc.surrogate.ood import ood_benchmark
 
         report["ood"] = ood_benchmark(frame, config, target)
-    _emit(report, as_json, _evaluate_text(report))
+    unit = TARGET_UNITS[target]  # R2, Spearman, shares and precision have none
+    _emit(report, as_json, _evaluate_text(report),
+          units={"mae": unit, "mean_std": unit, **({"train_predict_s": "s"} if ood else {})})
 
 
-@surrogate.command("select")
+@surrogate.command("select", examples=(
+    "polyhpc surrogate select surrogate.npz --file cands.csv                     # 10 picks by UCB",
+    "polyhpc surrogate select surrogate.npz --file cands.csv -k 20 --beta 2      # explore more",
+    "polyhpc surrogate select surrogate.npz --file cands.csv --method top_k      # best means",
+    "cut -f1 cands.tsv | polyhpc surrogate select surrogate.npz --file - --json  # stdin, JSON",
+))
 @_MODEL_PATH
-@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              required=True, help="Candidates, one SMILES per line (first CSV column).")
+@click.option("--file", type=_UNITS_FILE, required=True,
+              help="Candidates, one SMILES per line (first CSV column; - for standard input).")
 @click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
               help="How many candidates to pick.")
 @click.option("--method", type=click.Choice(["ucb", "top_k"]), default="ucb", show_default=True,
@@ -272,4 +311,5 @@ def surrogate_select(model_path, file, k, method, beta, max_similarity, as_json)
     columns = ["smiles", "canonical", "surrogate_log10_conductivity",
                "surrogate_log10_conductivity_std", "acquisition"]
     _emit(json.loads(picks.to_json(orient="records")), as_json,
-          picks[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+          picks[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+          units=_prediction_units(picks.columns))

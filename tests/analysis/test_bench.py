@@ -16,7 +16,10 @@ def test_bench_analysis_reports_every_stage_for_the_requested_size(tmp_path):
     result = CliRunner().invoke(main, ["bench", "analysis", "--frames", "30", "--atoms", "400",
                                        "--workdir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.stdout)
+    assert report.pop("units") == {
+        "file_MB": "MB", "parse_s": "s", "parse_MB_per_s": "MB/s", "clusters_s": "s",
+        "clusters_frames_per_s": "frames/s", "msd_s": "s", "total_s": "s", "peak_memory_MB": "MB"}
     dump = tmp_path / "synthetic-30x400" / "traj.lammpstrj"
     assert report["n_frames"] == 30 and report["n_atoms"] == 400
     assert report["file_MB"] == os.path.getsize(dump) / 1e6  # unrounded

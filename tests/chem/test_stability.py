@@ -166,7 +166,7 @@ def test_cli_check_stability_names_broken_rules_and_exits_1():
     result = CliRunner().invoke(main, ["smiles", "check", "--stability", "--json",
                                        "*OCCOCCN*", "*CCO*"])
     assert result.exit_code == 1
-    rows = json.loads(result.output)
+    rows = json.loads(result.output)["rows"]
     assert rows[0]["broken"] == ["n_o_single"] and rows[0]["stable"] is False
     assert rows[1]["broken"] == [] and rows[1]["sa_score"] == pytest.approx(1.98, abs=0.01)
     text = CliRunner().invoke(main, ["smiles", "check", "--stability", "*CCSSCC*"]).output
@@ -176,7 +176,7 @@ def test_cli_check_stability_names_broken_rules_and_exits_1():
 
 
 def test_cli_rules_lists_every_rule_with_its_smarts():
-    rows = json.loads(CliRunner().invoke(main, ["smiles", "rules", "--json"]).output)
+    rows = json.loads(CliRunner().invoke(main, ["smiles", "rules", "--json"]).output)["rows"]
     assert [r["name"] for r in rows] == list(rule_names())
     assert rows[0]["smarts"] == "[#8]-[#8]"
     # the SA cut of 5 is PolyGen's (minGPT/pipeline.py), not a number of the paper's text

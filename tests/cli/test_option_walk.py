@@ -174,9 +174,11 @@ def test_numeric_option_refuses_a_value_it_cannot_use(tmp_path, path, name, valu
 
 # ----------------------------------------------------------- checks of accepted values
 def _json(result):
+    """The command's JSON document; a list output's rows (it is printed as {rows, units})."""
     assert "Traceback" not in result.output, result.output
-    return json.loads(result.stdout[result.stdout.index("{"):] if result.stdout.lstrip()
-                      .startswith("{") else result.stdout[result.stdout.index("["):])
+    payload = json.loads(result.stdout[result.stdout.index("{"):])
+    assert isinstance(payload["units"], dict)
+    return payload["rows"] if set(payload) == {"rows", "units"} else payload
 
 
 @pytest.fixture(scope="module")

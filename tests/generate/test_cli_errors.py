@@ -1,10 +1,14 @@
 """Bad input to ``polyhpc generate``: exit 2 naming the option, never a traceback (issue 14)."""
 
+import fcntl
 import os
+import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 
@@ -51,8 +55,14 @@ def test_bad_option_exits_2_naming_it_and_writes_nothing(tmp_path, args, option)
     assert not out.exists() and not list(tmp_path.glob("model-*.pt"))
 
 
-def _read_into(stream, buffer: list) -> None:
-    for chunk in iter(lambda: stream.read1(4096), b""):
+def _read_into(fd: int, buffer: list) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return
+        if not chunk:
+            return
         buffer.append(chunk)
 
 
@@ -65,20 +75,30 @@ def test_signal_during_training_writes_a_checkpoint_that_resume_continues(tmp_pa
     out = tmp_path / "model.pt"
     command = [sys.executable, "-c", "from polyhpc.cli import main; main()", "generate", "train",
                "--config", str(config), "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    # stderr on a 120-column pseudo-terminal: the progress bar is drawn only on a terminal
+    control, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal,
+                               stdin=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    os.close(terminal)
     stderr: list[bytes] = []
-    reader = threading.Thread(target=_read_into, args=(process.stderr, stderr), daemon=True)
+    reader = threading.Thread(target=_read_into, args=(control, stderr), daemon=True)
     reader.start()
     deadline = time.monotonic() + 300
-    # wait until the progress bar shows iterations, i.e. the loop (and its handler) runs
-    while not re.search(rb"\| *[1-9]\d*/1000000", b"".join(stderr)):
-        assert process.poll() is None, b"".join(stderr).decode()
-        assert time.monotonic() < deadline, "training did not start"
-        time.sleep(0.2)
-    process.send_signal(signum)
-    assert process.wait(timeout=120) == 128 + signum
+    try:
+        # wait until the progress bar shows iterations, i.e. the loop (and its handler) runs
+        while not re.search(rb"\| *[1-9]\d*/1000000", b"".join(stderr)):
+            assert process.poll() is None, b"".join(stderr).decode()
+            assert time.monotonic() < deadline, "training did not start"
+            time.sleep(0.2)
+        process.send_signal(signum)
+        assert process.wait(timeout=120) == 128 + signum
+    finally:  # a failed wait must not leave a million-iteration training behind
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     reader.join(timeout=10)
+    os.close(control)
     text = b"".join(stderr).decode()
     iteration = torch.load(out, weights_only=True)["iteration"]
     assert 20 <= iteration < 1000000

@@ -75,7 +75,8 @@ def test_cli_trains_and_resumes_saying_from_where(tmp_path):
     result = runner.invoke(main, ["generate", "train", "--config", str(config), "--out", str(out),
                                   "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.stdout)
+    assert report["units"]["wall_s"] == "s" and report["units"]["iterations_per_s"] == "it/s"
     assert report["iterations"] == 20 and report["data_summary"]["extra_copies"] == {"*CCO*": 100}
     assert report["resumed_from"] is None and report["start_iteration"] == 0
     assert (tmp_path / "model-10.pt").is_file() and (tmp_path / "model-20.pt").is_file()
@@ -102,6 +103,7 @@ def test_cli_sample_reports_draws_per_candidate(overfit, tmp_path):
                                        "--eval", "--max-draws", "500", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
+    assert report["units"] == {}  # counts and shares only
     # PEO (written *CCO* or *OCC*) is known; what is left are novel short units
     canonicals = [c["canonical"] for c in report["candidates"]]
     assert len(set(canonicals)) == 2 and "*CCO*" not in canonicals

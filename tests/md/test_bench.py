@@ -25,6 +25,7 @@ def test_compare_ff_equilibrates_the_same_system_with_both_force_fields(tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     runs = report["runs"]
+    assert report["units"]["density_g_cm3"] == "g/cm^3" and report["units"]["wall_s"] == "s"
     assert set(runs) == {"pcff", "pcff+"} and all(r["ok"] for r in runs.values())
     for r in runs.values():
         assert 0.2 < r["density_g_cm3"] < 0.4  # smoke: barely compressed from 0.28

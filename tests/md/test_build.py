@@ -307,7 +307,9 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
     result = CliRunner().invoke(main, ["md", "replicas", "*CCO*", "-n", "2", "--out", str(out),
                                        "--profile", "smoke", "--threads", "1", "--json"])
     assert result.exit_code == 0, result.output
-    outcomes = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    outcomes = report["rows"]
+    assert report["units"] == {"ns_per_day": "ns/day"}
     assert [(o["ok"], o["status"]) for o in outcomes] == [(True, "finished")] * 2
     assert outcomes[0]["seeds"] != outcomes[1]["seeds"]
     for k in range(2):
@@ -349,13 +351,16 @@ def test_smoke_replicas_build_minimize_equilibrate_and_produce_with_real_lammps(
         (rep / name).unlink()
     resumed = CliRunner().invoke(main, ["md", "run", str(rep), "--json"])
     assert resumed.exit_code == 0, resumed.output
-    ran = [(r["name"], r["status"]) for r in json.loads(resumed.stdout)]
+    ran = [(r["name"], r["status"]) for r in json.loads(resumed.stdout)["rows"]]
     assert ran == [(f"eq{k:02d}", "skipped" if k < 7 else "ran") for k in range(1, 15)] + [
         ("production", "ran")]
     assert {name: hashlib.sha256((rep / name).read_bytes()).hexdigest()
             for name in straight} == straight
     plotted = CliRunner().invoke(main, ["md", "plot", str(rep), "--json"])
-    stages = json.loads(plotted.stdout)
+    plot = json.loads(plotted.stdout)
+    assert plot["units"] == {"density_g_cm3": "g/cm^3", "temperature_K": "K",
+                             "pressure_atm": "atm"}  # LAMMPS 'real' units
+    stages = plot["rows"]
     assert [r["stage"] for r in stages] == [f"eq{k:02d}" for k in range(1, 15)] + ["production"]
     assert stages[0]["temperature_K"] == 0.0  # stage 1 minimizes before any velocities
     assert 0.2 < stages[13]["density_g_cm3"] < 0.4  # smoke: barely compressed from 0.28

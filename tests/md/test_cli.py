@@ -23,6 +23,16 @@ def test_md_help_shows_each_example_on_its_own_line():
     assert "\\b" not in result.output and "\b" not in result.output
 
 
+def test_md_types_reads_units_from_standard_input_and_names_the_charge_unit():
+    result = CliRunner().invoke(main, ["md", "types", "--file", "-", "--json"],
+                                input="smiles\n*CCO*\n# a comment\n*CCCO*,0.1\n")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["units"] == {"charges": "e"}
+    assert [r["smiles"] for r in report["rows"]] == ["*CCO*", "*CCCO*"]
+    assert all(r["complete"] and abs(sum(r["charges"])) < 1e-9 for r in report["rows"])
+
+
 @pytest.mark.parametrize("option, value", [("--molality", "-1"), ("--molality", "0"),
                                            ("--chains", "0"), ("--chains", "-1"),
                                            ("--pairs", "0"), ("--seed", "-3")])
@@ -91,6 +101,7 @@ def test_md_build_defaults_to_the_paper_profile(tmp_path):
     built = json.loads(result.output)
     assert (built["protocol"], built["degree_of_polymerization"], built["chains"],
             built["ion_pairs"]) == ("paper", 51, 15, 50)
+    assert built["units"]["box_A"] == "A" and built["units"]["molality_mol_per_kg"] == "mol/kg"
     meta = json.loads((tmp_path / "p" / "meta.json").read_text())
     assert meta["protocol"] == "paper" and meta["protocol_settings"]["eqfactor"] == 1.0
 

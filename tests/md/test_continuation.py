@@ -105,7 +105,7 @@ def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_p
     restart_name, restart_step = latest_restart(rep)
     resumed = CliRunner().invoke(main, ["md", "run", str(rep), "--json"])
     assert resumed.exit_code == 0, resumed.output
-    production = json.loads(resumed.stdout)[-1]
+    production = json.loads(resumed.stdout)["rows"][-1]
     assert production["status"] == "continued"
     assert production["continued_from"] == restart_name
     steps = _frame_steps(rep / "traj.lammpstrj")
@@ -154,7 +154,8 @@ def test_two_runs_started_in_one_folder_run_lammps_once(equilibrated, tmp_path):
     # either may take the folder's lock first: the other waits, then finds production done
     first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    outputs = [json.loads(p.communicate(timeout=HANG_GUARD_S)[0]) for p in (first, second)]
+    outputs = [json.loads(p.communicate(timeout=HANG_GUARD_S)[0])["rows"]
+               for p in (first, second)]
     productions = sorted(out[-1]["status"] for out in outputs)
     assert productions == ["ran", "skipped"]  # the second waited, then found it done
     assert _frame_steps(rep / "traj.lammpstrj") == FRAMES

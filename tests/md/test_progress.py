@@ -118,7 +118,7 @@ def test_md_replicas_shows_the_same_bar_and_keeps_its_lines(equilibrated, tmp_pa
                str(_profile_file(tmp_path)), "--out", str(out)]
     plain = CliRunner().invoke(main, [*command, "--json"])
     assert plain.exit_code == 0, plain.output
-    assert json.loads(plain.stdout)[0]["ok"]
+    assert json.loads(plain.stdout)["rows"][0]["ok"]
     assert "rep0 production     ran" in plain.stderr and "rep0 eq14           skipped" in \
         plain.stderr
     assert not BAR.search(plain.stderr)

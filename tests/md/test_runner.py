@@ -89,7 +89,9 @@ def test_smoke_equilibration_and_production_run_from_a_data_file(tmp_path, share
     result = CliRunner().invoke(main, ["md", "run", str(tmp_path), "--profile", "smoke",
                                        "--threads", "1", "--json"])
     assert result.exit_code == 0, result.output
-    records = json.loads(result.output)
+    report = json.loads(result.output)
+    assert report["units"] == {"wall_s": "s", "ns_per_day": "ns/day"}
+    records = report["rows"]
     assert [r["name"] for r in records] == [f"eq{k:02d}" for k in range(1, 15)] + ["production"]
     assert all(r["ok"] for r in records)
     logs = [(tmp_path / f"eq{k:02d}.log").read_text() for k in range(1, 15)]
@@ -102,7 +104,7 @@ def test_smoke_equilibration_and_production_run_from_a_data_file(tmp_path, share
     frames = (tmp_path / "traj.lammpstrj").read_text().count("ITEM: TIMESTEP")
     assert frames == 11  # 2 ps dumped every 100 steps of 2 fs, first frame included
     rerun = CliRunner().invoke(main, ["md", "run", str(tmp_path), "--json"])
-    assert all(r["skipped"] for r in json.loads(rerun.output))
+    assert all(r["skipped"] for r in json.loads(rerun.output)["rows"])
 
 
 def test_md_run_without_a_system_says_what_is_missing(tmp_path):
@@ -175,7 +177,7 @@ def test_a_stage_stopped_by_its_time_budget_is_timed_out_and_runs_again(tmp_path
                                       "--time-limit", str(MIN_BUDGET_S / 2), "--json"])
     assert again.exit_code == 3  # stopped by --time-limit: run again to continue
     assert "time limit reached in eq01" in again.stderr
-    assert [(r["name"], r["status"]) for r in json.loads(again.stdout)] == [
+    assert [(r["name"], r["status"]) for r in json.loads(again.stdout)["rows"]] == [
         ("eq01", "timed out")]  # to be redone from the start, not skipped
     assert [r["status"] for r in json.loads((tmp_path / "records.json").read_text())] == [
         "timed out", "timed out"]

@@ -36,7 +36,9 @@ def test_select_refuses_k_zero_instead_of_returning_everything(files):
     _one_error_line(_run("surrogate", "select", model, "--file", candidates, "-k", "0"), "'-k'")
     picks = json.loads(_run("surrogate", "select", model, "--file", candidates, "-k", "4",
                             "--json").output)
-    assert len(picks) == 4
+    assert len(picks["rows"]) == 4
+    assert picks["units"]["acquisition"] == picks["units"]["surrogate_log10_conductivity"] == \
+        "log10 S/cm"
 
 
 def test_select_refuses_a_similarity_outside_zero_to_one(files):
@@ -55,11 +57,28 @@ def test_predict_says_why_a_unit_has_no_prediction_in_text_and_json(files):
         in text.output
     assert "C1CC1: invalid repeat unit: expected exactly 2 end markers '*', found 0" \
         in text.output
-    rows = json.loads(_run("surrogate", "predict", model, "*CCO*", "*CC[Si](C)(C)O*",
-                           "--json").output)
+    report = json.loads(_run("surrogate", "predict", model, "*CCO*", "*CC[Si](C)(C)O*",
+                             "--json").output)
+    assert report["units"]["surrogate_conductivity_S_per_cm"] == "S/cm"
+    rows = report["rows"]
     assert rows[0]["reason"] is None and rows[0]["surrogate_log10_conductivity"] < 0
     assert rows[1]["surrogate_log10_conductivity"] is None
     assert rows[1]["reason"] == "invalid repeat unit: element Si is outside C F H N O P S"
+
+
+def test_predict_and_select_read_units_from_standard_input_with_file_dash(files):
+    model, candidates = files
+    units = candidates.read_text()
+    for command in (["predict", model], ["select", model, "-k", "3"]):
+        result = CliRunner().invoke(main, ["surrogate", *map(str, command), "--file", "-",
+                                           "--json"], input=units)
+        assert result.exit_code == 0, result.output
+        from_file = _run("surrogate", *command, "--file", candidates, "--json")
+        assert json.loads(result.stdout) == json.loads(from_file.stdout)
+    binary = CliRunner().invoke(main, ["surrogate", "predict", str(model), "--file", "-"],
+                                input=b"*CCO*\0\n")
+    assert binary.exit_code == 2 and "Traceback" not in binary.output
+    assert binary.output.startswith("error: --file -: ") and "binary" in binary.output
 
 
 def test_predict_exits_1_when_no_unit_could_be_predicted(files):
