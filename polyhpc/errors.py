@@ -50,3 +50,11 @@ class RunFailedError(PolyhpcError):
     """
 
     exit_code = 3
+
+
+class StoppedFromOutside(PolyhpcError):
+    """A task's process was stopped by a signal from outside (a cancelled block, a kill).
+
+    Not the task's fault: the campaign's scheduler submits it again, with the same
+    seeds, like a task lost with its worker (``site.max_infra_retries``).
+    """

@@ -83,7 +83,7 @@ def build_and_relax(carry: Path, smoke: bool, threads: int) -> dict:
         relax_dir.mkdir(parents=True)
         shutil.copy2(build_dir / "system.lmp", relax_dir / "system.lmp")
         start = time.perf_counter()
-        records = run_json(relax_command)
+        records = run_json(relax_command)["rows"]  # md run --json: {rows, units}
         done |= {"relax_command": relax_command, "records": records,
                  "relax_s": round(time.perf_counter() - start, 1)}
         write_json_atomic(done_file, done)

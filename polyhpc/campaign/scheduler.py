@@ -20,7 +20,7 @@ from pathlib import Path
 
 from polyhpc.campaign.specs import decode_outcome
 from polyhpc.campaign.store import Ledger
-from polyhpc.errors import PolyhpcError
+from polyhpc.errors import PolyhpcError, StoppedFromOutside
 
 
 class CampaignError(PolyhpcError):
@@ -35,9 +35,12 @@ def is_infrastructure_loss(exc: BaseException) -> bool:
     """Whether a task ended because its worker, block or connection was lost.
 
     Parsl raises its own exception types for these (``ManagerLost``, ``WorkerLost``,
-    ``BadStateException``, ...); an exception the task itself raised is a failure of the
-    task, re-raised with its own type.
+    ``BadStateException``, ...). A task whose LAMMPS run was killed from outside (the
+    block's cancel reached lmp before the worker) raises ``StoppedFromOutside``. Any
+    other exception the task raised is a failure of the task, re-raised with its own type.
     """
+    if isinstance(exc, StoppedFromOutside):
+        return True
     module = type(exc).__module__ or ""
     return module.startswith("parsl.") and "Bash" not in type(exc).__name__
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from polyhpc.campaign import specs as s
-from polyhpc.errors import PolyhpcError
+from polyhpc.errors import PolyhpcError, StoppedFromOutside
 from polyhpc.fileio import finite_json, sha256_file, write_json_atomic
 
 
@@ -154,6 +154,8 @@ def _md(spec: s.ReplicaSpec) -> s.ReplicaOutcome:
                        timeout_s=_time_budget_s(spec),
                        on_line=watcher, checkpoint_every_steps=spec.checkpoint_every_steps)
     status, production_ps = outcome["status"], None
+    if status == "stopped from outside":  # the scheduler submits it again, same seeds
+        raise StoppedFromOutside(f"{workdir.name}: {outcome['stage']}: {outcome['error']}")
     if status == "timed out" and (workdir / STOP_FILE).exists():
         # its candidate was decided at a checkpoint: the production ended there on purpose
         status = "stopped early"

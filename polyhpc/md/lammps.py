@@ -400,6 +400,10 @@ def evaluate(smiles: str, workdir: Path, protocol: Protocol, seed: int = 1, repl
         summary = [{"name": r.name, "status": r.status, "continued_from": r.continued_from}
                    for r in records]
         last = records[-1] if records else None
+        if last is not None and last.stopped_by is not None:
+            # not the run's fault: the same call continues it (finished stages are kept)
+            return finish(status="stopped from outside", stage=last.name, error=last.error,
+                          records=summary)
         if last is not None and not last.ok:
             return finish(stage=last.name, error=last.error, records=summary)
         if last is not None and last.timed_out:

@@ -59,6 +59,9 @@ class RunRecord:
     timed_out: bool = False
     continued_from: str | None = None
     system_sha256: str | None = None
+    # the signal that stopped lmp from outside (a batch system's cancel, a kill), when the
+    # log shows no LAMMPS error: the run is not at fault and can be repeated as it was
+    stopped_by: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -142,8 +145,12 @@ def diagnose_log(text: str) -> str | None:
         if thermo_row and _NONFINITE.search(line):
             return f"non-finite thermo output: {line.strip()}"
     if "Total wall time" not in text:
-        return "log ends before 'Total wall time': the run did not finish"
+        return UNFINISHED_LOG
     return None
+
+
+#: What :func:`diagnose_log` says of a log that stops before LAMMPS's last line.
+UNFINISHED_LOG = "log ends before 'Total wall time': the run did not finish"
 
 
 def finished_before(workdir: Path, name: str, outputs: tuple[str, ...]) -> bool:
@@ -237,11 +244,36 @@ def run_lammps(name: str, input_file: Path, workdir: Path, outputs: tuple[str, .
     text = log.read_text(errors="replace") if log.is_file() else "".join(lines)
     timed_out = timed_out_log(text)
     error = None if timed_out else diagnose_log(text)
+    stopped_by = stopping_signal(returncode)
+    if stopped_by is not None and (error is None or error == UNFINISHED_LOG):
+        error = (f"lmp was stopped by {stopped_by} from outside (a cancelled job or a kill, "
+                 "not a LAMMPS error)")
+    else:
+        stopped_by = None
     if returncode != 0 and error is None:
         error = f"lmp exited with status {returncode}"
     return RunRecord(name, tuple(command), str(workdir), returncode, error is None, error, wall,
                      _ns_per_day(log), timed_out=timed_out and error is None,
-                     continued_from=continued_from, system_sha256=system_sha256)
+                     continued_from=continued_from, system_sha256=system_sha256,
+                     stopped_by=stopped_by)
+
+
+#: Signals that stop a run from outside: a batch system's cancel or time limit, a kill.
+OUTSIDE_SIGNALS = (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP)
+
+
+def stopping_signal(returncode: int | None) -> str | None:
+    """The name of the outside signal that ended a process, from its return code.
+
+    A child killed by a signal returns ``-N``; a shell or wrapper that dies of it
+    exits ``128 + N``.
+    """
+    if returncode is None or returncode == 0:
+        return None
+    for sig in OUTSIDE_SIGNALS:
+        if returncode in (-sig, 128 + sig):
+            return sig.name
+    return None
 
 
 def _ns_per_day(log: Path) -> float | None:

@@ -278,3 +278,24 @@ def test_a_model_file_that_changed_since_it_was_recorded_is_refused_unloaded(tmp
     with pytest.raises(ChangedFileError, match="changed since the campaign recorded it"):
         run_task(kind, specs.encode(spec))
     assert not marker.exists()
+
+
+def test_a_replica_whose_lmp_was_stopped_from_outside_counts_as_lost_infrastructure():
+    """A cancelled block's SIGTERM that reaches lmp before the worker is not a failed replica.
+
+    The md task raises ``StoppedFromOutside`` (tests/md/test_continuation.py shows the
+    outcome); the scheduler treats it as a lost task: submitted again with the same seeds,
+    within ``site.max_infra_retries``, instead of a retry with new seeds. The exception
+    crosses Parsl's boundary pickled, so it must survive that with its type and message.
+    """
+    import pickle
+
+    from polyhpc.campaign.scheduler import is_infrastructure_loss
+    from polyhpc.errors import RunFailedError, StoppedFromOutside
+
+    error = StoppedFromOutside("rep1: eq05: lmp was stopped by SIGTERM from outside")
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is StoppedFromOutside and str(back) == str(error)
+    assert is_infrastructure_loss(back)
+    assert not is_infrastructure_loss(RunFailedError("every replica failed"))
+    assert not is_infrastructure_loss(ValueError("a bug in a task"))

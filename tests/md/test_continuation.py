@@ -7,10 +7,12 @@ on the machine's speed: budgets are counted in steps, and a kill waits for a res
 """
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -119,6 +121,53 @@ def test_a_killed_production_continues_from_its_last_restart(equilibrated, tmp_p
     assert result.n_frames == 21 and result.n_cations == 2
     assert sorted(p.name for p in rep.glob("production*.log")) == ["production.log",
                                                                    "production.part1.log"]
+
+
+def _lmp_processes() -> list[int]:
+    """This process's lmp children (the wheel's wrapper) and theirs (the lmp binary)."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():  # children of every thread
+        for pid in map(int, (task / "children").read_text().split()):
+            if b"lmp" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found += [pid, *_children(pid)]
+    return found
+
+
+def test_lmp_stopped_from_outside_is_not_a_failure_and_the_same_call_finishes_it(
+        equilibrated, tmp_path):
+    """A SIGTERM that reaches lmp (a batch system cancelling the block) is not a LAMMPS error.
+
+    The outcome says so ("stopped from outside", the signal named), which the campaign's
+    scheduler resubmits with the same seeds; the same call then finishes the run.
+    """
+    rep = _without_production(equilibrated, tmp_path / "cancelled")
+    outcomes = []
+    run = threading.Thread(target=lambda: outcomes.append(
+        evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1)))
+    run.start()
+    while latest_restart(rep) is None and run.is_alive():  # production is under way
+        time.sleep(0.02)
+    processes = _lmp_processes()
+    assert processes
+    for pid in processes:
+        os.kill(pid, signal.SIGTERM)
+    run.join(HANG_GUARD_S)
+    (outcome,) = outcomes
+    assert outcome["status"] == "stopped from outside" and not outcome["ok"]
+    assert outcome["stage"] == "production"
+    assert outcome["error"].startswith("lmp was stopped by SIGTERM from outside")
+    again = evaluate("*CCO*", rep, PROTOCOL, seed=5, replica=0, threads=1)
+    assert again["status"] == "finished", again
+    assert _frame_steps(rep / "traj.lammpstrj") == FRAMES
+
+
+def test_a_lammps_error_is_a_failure_not_a_stop_from_outside(tmp_path):
+    from polyhpc.md.runner import run_lammps
+
+    (tmp_path / "bad.in").write_text("units real\nnonsense_command 1\n")
+    record = run_lammps("bad", tmp_path / "bad.in", tmp_path)
+    assert not record.ok and record.stopped_by is None
+    assert record.error.startswith("ERROR: Unknown command")
 
 
 def _wait_gone(pid):
