@@ -8,14 +8,10 @@ where tqdm draws them, and on a pipe, where it must not.
 from __future__ import annotations
 
 import ast
-import fcntl
 import json
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import click
@@ -24,6 +20,7 @@ from click.testing import CliRunner
 
 import polyhpc.cli
 from polyhpc.cli import main
+from tests.terminal import on_a_terminal
 
 POLYHPC = str(Path(sys.executable).with_name("polyhpc"))
 CLI_DIR = Path(polyhpc.cli.__file__).parent
@@ -149,25 +146,10 @@ def test_binary_standard_input_is_one_error_line():
 
 
 def _on_a_terminal(args: list[str]) -> str:
-    """Everything ``polyhpc ARGS`` writes to a pseudo-terminal (stdout and stderr)."""
-    leader, follower = pty.openpty()
-    # a terminal of 40 x 120 characters (a new pty is 0 x 0, where tqdm draws nothing)
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    process = subprocess.Popen([POLYHPC, *args], stdin=subprocess.DEVNULL, stdout=follower,
-                               stderr=follower)
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert process.wait(timeout=300) == 0
-    return b"".join(chunks).decode(errors="replace")
+    """Everything ``polyhpc ARGS`` shows on a pseudo-terminal (stdout and stderr)."""
+    returncode, _, shown = on_a_terminal([POLYHPC, *args], stdout_too=True)
+    assert returncode == 0
+    return shown
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,10 @@
 """Bad input to ``polyhpc generate``: exit 2 naming the option, never a traceback (issue 14)."""
 
-import fcntl
 import os
-import pty
 import re
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 
@@ -17,6 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from polyhpc.cli import main
+from tests.terminal import open_terminal, read_until_closed
 
 KNOWN = "known: htpmd-properties, htpmd-train"
 
@@ -55,17 +52,6 @@ def test_bad_option_exits_2_naming_it_and_writes_nothing(tmp_path, args, option)
     assert not out.exists() and not list(tmp_path.glob("model-*.pt"))
 
 
-def _read_into(fd: int, buffer: list) -> None:
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            return
-        if not chunk:
-            return
-        buffer.append(chunk)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_training_writes_a_checkpoint_that_resume_continues(tmp_path, signum):
@@ -76,13 +62,12 @@ def test_signal_during_training_writes_a_checkpoint_that_resume_continues(tmp_pa
     command = [sys.executable, "-c", "from polyhpc.cli import main; main()", "generate", "train",
                "--config", str(config), "--out", str(out)]
     # stderr on a 120-column pseudo-terminal: the progress bar is drawn only on a terminal
-    control, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    control, terminal = open_terminal()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal,
                                stdin=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
     os.close(terminal)
     stderr: list[bytes] = []
-    reader = threading.Thread(target=_read_into, args=(control, stderr), daemon=True)
+    reader = threading.Thread(target=read_until_closed, args=(control, stderr), daemon=True)
     reader.start()
     deadline = time.monotonic() + 300
     try:

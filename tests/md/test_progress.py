@@ -6,16 +6,10 @@ terminal: no bar) and once with stderr on a pseudo-terminal (a bar that reaches 
 production's 4 ps).
 """
 
-import fcntl
 import json
-import os
-import pty
 import re
 import shutil
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
@@ -27,6 +21,7 @@ from polyhpc.config import to_dict
 from polyhpc.md.progress import ThermoProgress
 from polyhpc.md.protocol import equilibration_stages
 from tests.md.conftest import SMOKE_EVERY_STEP as PROTOCOL
+from tests.terminal import on_a_terminal
 
 pytestmark = pytest.mark.lammps
 
@@ -45,27 +40,6 @@ def _profile_file(tmp_path):
     path = tmp_path / "every-step.yaml"
     path.write_text(yaml.safe_dump(to_dict(PROTOCOL)))
     return path
-
-
-def _on_a_terminal(command):
-    """Run ``command`` with stderr on a 120-column pseudo-terminal: (rc, stdout, terminal)."""
-    control, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=terminal,
-                               stdin=subprocess.DEVNULL)
-    os.close(terminal)
-    shown = []
-    while True:
-        try:
-            chunk = os.read(control, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        shown.append(chunk)
-    os.close(control)
-    stdout = process.stdout.read().decode()
-    return process.wait(), stdout, b"".join(shown).decode(errors="replace")
 
 
 def test_thermo_rows_give_the_simulated_time_of_each_stage(equilibrated):
@@ -101,7 +75,7 @@ def test_md_run_off_a_terminal_prints_one_line_per_run_and_no_bar(equilibrated, 
 
 def test_md_run_on_a_terminal_shows_a_bar_that_reaches_the_stage_total(equilibrated, tmp_path):
     rep = _without_production(equilibrated, tmp_path / "tty")
-    rc, stdout, shown = _on_a_terminal([POLYHPC, "md", "run", str(rep)])
+    rc, stdout, shown = on_a_terminal([POLYHPC, "md", "run", str(rep)])
     assert rc == 0, shown
     assert stdout.splitlines()[-1].split()[:2] == ["production", "ran"]  # lines stay
     frames = shown.split("\r")
@@ -124,7 +98,7 @@ def test_md_replicas_shows_the_same_bar_and_keeps_its_lines(equilibrated, tmp_pa
     assert not BAR.search(plain.stderr)
     for path in [*(out / "rep0").glob("production*"), out / "rep0" / "traj.lammpstrj"]:
         path.unlink()
-    rc, _, shown = _on_a_terminal([POLYHPC, *command])
+    rc, _, shown = on_a_terminal([POLYHPC, *command])
     assert rc == 0, shown
     assert "rep0 production     ran" in shown and "replica 0 finished: ok" in shown
     bars = [f for f in shown.split("\r") if f.startswith("rep0 production (15/15):")]
