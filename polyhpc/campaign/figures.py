@@ -112,11 +112,12 @@ def plot_replicas(data: dict, path: Path, dpi: int = 150, limit: int = 40) -> Pa
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(7.5, 0.4 * len(rows) + 2.5), 5.0))
     ref = data["reference"]
+    md_results = data["sources"]["md_results"]
     if ref and len(ref["replicas"]):
         values = np.asarray(ref["replicas"], float) * 1e3
         mean, std = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
         ax.axhspan(mean - std, mean + std, color="#56B4E9", alpha=0.3, lw=0,
-                   label=f"reference {ref['display']}: {mean:.3g} ± {std:.2g} (mean ± std)")
+                   label=reference_label(ref["display"], mean, std, md_results))
         ax.axhline(mean, color="#0072B2", ls="--", lw=1.5)
     for x, c in enumerate(rows, start=1):
         values = np.asarray(c["replicas"], float) * 1e3
@@ -134,8 +135,7 @@ def plot_replicas(data: dict, path: Path, dpi: int = 150, limit: int = 40) -> Pa
                   fontsize=7, ha="right")
     ax.set_xlim(0.3, len(rows) + 0.7)
     name = "efficacy" if data["objective"] == "efficacy" else "ionic conductivity"
-    ax.set_ylabel(f"{name} (MD) [mS/cm]")
-    md_results = data["sources"]["md_results"]
+    ax.set_ylabel(f"{name} (MD{'' if md_results else ', not results'}) [mS/cm]")
     what = (f"MD replicas per candidate ({len(rows)} shown)" if md_results else
             "PIPELINE CHECK, NOT RESULTS: MD replicas of a profile too short for conductivity")
     ax.set_title(_title({**data, "source": "md"}, what), fontsize=9,
@@ -145,6 +145,17 @@ def plot_replicas(data: dict, path: Path, dpi: int = 150, limit: int = 40) -> Pa
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return Path(path)
+
+
+def reference_label(display: str, mean: float, std: float, resolvable: bool) -> str:
+    """The legend of the reference's band, in mS/cm; never a number a profile cannot resolve.
+
+    A pipeline-check profile's reference is said to be unresolvable: its band is drawn
+    where the replicas fell, but the legend gives no value (it would read as a result).
+    """
+    if not resolvable:
+        return f"reference {display}: unresolvable by this profile (band: its replicas)"
+    return f"reference {display}: {mean:.3g} ± {std:.2g} mS/cm (mean ± std)"
 
 
 def plot_surrogate_vs_md(data: dict, path: Path, dpi: int = 150) -> Path | None:

@@ -99,3 +99,14 @@ def test_user_text_cannot_break_the_markdown_or_run_in_the_html(tmp_path):
     for line in markdown.splitlines():
         if line.startswith("| ") and "injected" in line:
             raise AssertionError(line)
+
+
+def test_a_pipeline_check_reference_band_is_unresolvable_never_a_value():
+    """Fig. 3 of a smoke profile: the reference's 0 ± 0 from 2 ps is not shown as a value."""
+    from polyhpc.campaign.figures import reference_label
+
+    check = reference_label("*CCO*", 0.0, 0.0, resolvable=False)
+    assert check == "reference *CCO*: unresolvable by this profile (band: its replicas)"
+    assert "±" not in check and "0" not in check.replace("*CCO*", "")
+    assert reference_label("*CCO*", 1.15, 0.1, resolvable=True) == (
+        "reference *CCO*: 1.15 ± 0.1 mS/cm (mean ± std)")
