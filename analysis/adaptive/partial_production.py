@@ -161,6 +161,7 @@ def main() -> int:
     parser.add_argument("--lammps", type=Path, nargs="*", default=[],
                         help="replica folders of real LAMMPS productions to add")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     report = {"frame_ps": FRAME_PS, "total_ps": TOTAL_PS,
               "caged_model": {"cage_a2_A2": CAGE_A2, "cage_tau_ps": CAGE_TAU_PS,
                               "long_time_d_A2_per_ps": LONG_D,
